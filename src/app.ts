@@ -1,0 +1,74 @@
+/**
+ * The Hono app: middleware order, error rendering, one router per resource, and the OpenAPI document.
+ * Order: request id → body limit → (admin token | API key) → route validation → handler.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "./context";
+import { ApiError, type ErrorName } from "./errors";
+import { errorFields, log } from "./lib/log";
+import { authenticate } from "./middleware/auth";
+import { bodyLimit } from "./middleware/body-limit";
+import { requestId } from "./middleware/request-id";
+import { adminRoutes } from "./routes/admin";
+import { apiKeyRoutes } from "./routes/api-keys";
+import { emailRoutes } from "./routes/emails";
+import { healthRoutes } from "./routes/health";
+import { suppressionRoutes } from "./routes/suppressions";
+import { validationHook } from "./schemas/validation";
+
+/** Paths served with a tenant's API key; each also answers 405 to methods it does not have. */
+const TENANT_PATHS = ["/emails", "/emails/*", "/api-keys", "/api-keys/*", "/suppressions", "/suppressions/*"];
+const OTHER_PATHS = ["/admin/*", "/health", "/health/ready"];
+
+export function createApp(): OpenAPIHono<AppEnv> {
+	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+	app.use("*", requestId);
+	app.use("*", bodyLimit);
+	for (const path of TENANT_PATHS) app.use(path, authenticate);
+
+	app.route("/", healthRoutes);
+	app.route("/", adminRoutes);
+	app.route("/", emailRoutes);
+	app.route("/", apiKeyRoutes);
+	app.route("/", suppressionRoutes);
+
+	// Reached only when no route above matched the method: the path exists, the method does not.
+	for (const path of [...TENANT_PATHS, ...OTHER_PATHS]) {
+		app.all(path, (c) => {
+			throw new ApiError("method_not_allowed", `Method ${c.req.method} is not allowed on ${c.req.path}`);
+		});
+	}
+
+	app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
+	app.doc31("/openapi.json", (c) => ({
+		openapi: "3.1.0",
+		info: {
+			title: "Mailroom",
+			version: "1.0.0",
+			description: "Resend-compatible transactional email API. Authenticate with `Authorization: Bearer <api key>`.",
+		},
+		servers: [{ url: new URL(c.req.url).origin }],
+		security: [{ apiKey: [] }],
+	}));
+	app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Mailroom API" }));
+
+	app.notFound(() => {
+		throw new ApiError("not_found", "Route not found");
+	});
+	app.onError(renderError);
+	return app;
+}
+
+function renderError(err: Error, c: Context<AppEnv>): Response {
+	if (err instanceof ApiError) return c.json(err.toBody(), err.status, err.headers);
+	if (err instanceof HTTPException) {
+		const name: ErrorName = err.status === 404 ? "not_found" : err.status === 405 ? "method_not_allowed" : "validation_error";
+		const status = err.status >= 400 && err.status < 500 ? err.status : 400;
+		return c.json({ statusCode: status, name, message: err.message || "Invalid request" }, status);
+	}
+	log.error("unhandled_error", { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, ...errorFields(err) });
+	return c.json({ statusCode: 500, name: "internal_server_error", message: "An unexpected error occurred." }, 500);
+}

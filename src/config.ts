@@ -1,0 +1,112 @@
+/**
+ * Typed configuration, parsed once per `env` object from wrangler vars and secrets (DESIGN §2).
+ * A missing or malformed value fails loudly at the first request instead of misbehaving later.
+ */
+import { z } from "zod";
+
+const intVar = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const boolVar = z
+	.enum(["true", "false", "1", "0", ""])
+	.default("false")
+	.transform((v) => v === "true" || v === "1");
+
+const ConfigSchema = z.object({
+	ADMIN_TOKEN: z.string().min(16, "ADMIN_TOKEN must be at least 16 characters"),
+	PROVIDERS: z
+		.string()
+		.default("sandbox")
+		.transform((v) =>
+			v
+				.split(",")
+				.map((p) => p.trim())
+				.filter(Boolean),
+		),
+	MAX_ATTEMPTS: intVar(8, 1),
+	RETRY_BASE_SECONDS: intVar(30, 1),
+	RETRY_MAX_SECONDS: intVar(3600, 1),
+	SEND_LEASE_SECONDS: intVar(120, 10),
+	RECONCILE_AFTER_SECONDS: intVar(900, 60),
+	RETENTION_DAYS: intVar(30, 1),
+	ALLOW_HTTP_WEBHOOKS: boolVar,
+	MAX_ATTACHMENT_BYTES: intVar(10 * 1024 * 1024, 1),
+	MAX_REQUEST_BYTES: intVar(40_000_000, 1024),
+});
+
+export type Config = {
+	adminToken: string;
+	providers: string[];
+	maxAttempts: number;
+	retryBaseSeconds: number;
+	retryMaxSeconds: number;
+	sendLeaseSeconds: number;
+	reconcileAfterSeconds: number;
+	retentionDays: number;
+	allowHttpWebhooks: boolean;
+	maxAttachmentBytes: number;
+	maxRequestBytes: number;
+};
+
+/**
+ * The longest `delaySeconds` a queue send may carry. Cloudflare documents 12 h in one place and 24 h in
+ * another; 12 h is safe everywhere. Schedules further out stay `scheduled` in D1 for the release cron.
+ */
+export const QUEUE_MAX_DELAY_SECONDS = 43_200;
+
+/** How long an idempotency key is remembered (Resend: 24 h). */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * How long an `in_flight` idempotency claim blocks a retry with the same key. A request that crashed between
+ * claim and completion stops blocking after this, and the next retry takes the key over.
+ */
+export const IDEMPOTENCY_IN_FLIGHT_MS = 60 * 1000;
+
+/** Limits of one email, Resend's where it has them. */
+export const EMAIL_LIMITS = {
+	recipientsPerField: 50,
+	batchSize: 100,
+	subjectChars: 998,
+	/** html + text, UTF-8 bytes: keeps the D1 row under its 2 MB limit with room for the rest. */
+	bodyBytes: 1_500_000,
+	headers: 50,
+	headerValueChars: 2048,
+	tags: 50,
+	tagChars: 256,
+	attachments: 100,
+	/** Resend accepts scheduling up to 30 days ahead. */
+	scheduleAheadDays: 30,
+} as const;
+
+/** Tenant limits applied when the admin API does not set them. */
+export const TENANT_DEFAULTS = {
+	apiRate: { per_second: 10, burst: 20 },
+	sendRate: { per_second: 10, burst: 100 },
+	dailyQuota: 10_000,
+} as const;
+
+const cache = new WeakMap<object, Config>();
+
+export function getConfig(env: Env): Config {
+	const hit = cache.get(env);
+	if (hit) return hit;
+	const parsed = ConfigSchema.safeParse(env);
+	if (!parsed.success) {
+		throw new Error(`Invalid configuration: ${z.prettifyError(parsed.error)}`);
+	}
+	const v = parsed.data;
+	const config: Config = {
+		adminToken: v.ADMIN_TOKEN,
+		providers: v.PROVIDERS.length > 0 ? v.PROVIDERS : ["sandbox"],
+		maxAttempts: v.MAX_ATTEMPTS,
+		retryBaseSeconds: v.RETRY_BASE_SECONDS,
+		retryMaxSeconds: v.RETRY_MAX_SECONDS,
+		sendLeaseSeconds: v.SEND_LEASE_SECONDS,
+		reconcileAfterSeconds: v.RECONCILE_AFTER_SECONDS,
+		retentionDays: v.RETENTION_DAYS,
+		allowHttpWebhooks: v.ALLOW_HTTP_WEBHOOKS,
+		maxAttachmentBytes: v.MAX_ATTACHMENT_BYTES,
+		maxRequestBytes: v.MAX_REQUEST_BYTES,
+	};
+	cache.set(env, config);
+	return config;
+}

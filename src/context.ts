@@ -1,0 +1,9 @@
+/** The Hono environment of every route: bindings from `wrangler types`, plus what auth puts on the context. */
+import type { ApiKeyPermission, TenantRow } from "./db/schema";
+
+export type AuthContext = { tenant: TenantRow; apiKeyId: string; permission: ApiKeyPermission };
+
+export type AppEnv = {
+	Bindings: Env;
+	Variables: { auth: AuthContext; requestId: string };
+};

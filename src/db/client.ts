@@ -1,0 +1,44 @@
+/** The drizzle client over D1, and helpers that keep statements within D1's limits. */
+import type { BatchItem } from "drizzle-orm/batch";
+import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import * as schema from "./schema";
+
+export type Db = DrizzleD1Database<typeof schema>;
+export type Statement = BatchItem<"sqlite">;
+
+export function getDb(d1: D1Database): Db {
+	return drizzle(d1, { schema });
+}
+
+/** D1 (and the local workerd) rejects a statement with more than 100 bound parameters. */
+export const MAX_BOUND_PARAMETERS = 100;
+
+/**
+ * Multi-row INSERT statements for `rows`, each under D1's bound-parameter limit, ready for one `db.batch()`.
+ * The rows per statement follow from the parameters drizzle binds for the first row (it binds defaults too).
+ */
+export function chunkedInserts<T extends SQLiteTable>(db: Db, table: T, rows: T["$inferInsert"][]): Statement[] {
+	const first = rows[0];
+	if (first === undefined) return [];
+	const perRow = Math.max(1, db.insert(table).values(first).toSQL().params.length);
+	const rowsPerStatement = Math.max(1, Math.floor(MAX_BOUND_PARAMETERS / perRow));
+	const statements: Statement[] = [];
+	for (let i = 0; i < rows.length; i += rowsPerStatement) {
+		statements.push(db.insert(table).values(rows.slice(i, i + rowsPerStatement)));
+	}
+	return statements;
+}
+
+/** Splits `items` into chunks of at most `size`, e.g. values for `IN (…)` lists under the parameter limit. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+	const out: T[][] = [];
+	for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+	return out;
+}
+
+/** `drizzle` wraps D1 errors (`Failed query: …`); the D1 message is in `cause`. */
+export function isUniqueViolation(err: unknown): boolean {
+	const text = (e: unknown) => (e instanceof Error ? e.message : String(e));
+	return /UNIQUE constraint failed/.test(text(err)) || (err instanceof Error && /UNIQUE constraint failed/.test(text(err.cause)));
+}

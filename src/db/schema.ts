@@ -1,0 +1,174 @@
+/**
+ * D1 schema: the source of truth for tenants, keys, emails and their history.
+ *
+ * Times are epoch milliseconds (`integer`). JSON columns hold arrays/objects serialised by drizzle's
+ * `mode: "json"`. Every tenant-owned table leads its indexes with `tenant_id`, because every query is scoped by it.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const EMAIL_STATUSES = [
+	"scheduled",
+	"queued",
+	"sending",
+	"sent",
+	"delivery_delayed",
+	"delivered",
+	"bounced",
+	"complained",
+	"failed",
+	"canceled",
+] as const;
+export type EmailStatus = (typeof EMAIL_STATUSES)[number];
+
+export const API_KEY_PERMISSIONS = ["full_access", "sending_access"] as const;
+export type ApiKeyPermission = (typeof API_KEY_PERMISSIONS)[number];
+
+export type Rate = { per_second: number; burst: number };
+
+export const tenants = sqliteTable("tenants", {
+	id: text("id").primaryKey(),
+	name: text("name").notNull(),
+	allowedFromDomains: text("allowed_from_domains", { mode: "json" }).$type<string[]>().notNull(),
+	apiRate: text("api_rate", { mode: "json" }).$type<Rate>().notNull(),
+	sendRate: text("send_rate", { mode: "json" }).$type<Rate>().notNull(),
+	dailyQuota: integer("daily_quota").notNull(),
+	/** Ordered provider override; null means the deployment's PROVIDERS. */
+	providers: text("providers", { mode: "json" }).$type<string[]>(),
+	createdAt: integer("created_at").notNull(),
+	updatedAt: integer("updated_at").notNull(),
+});
+
+export const apiKeys = sqliteTable(
+	"api_keys",
+	{
+		id: text("id").primaryKey(),
+		tenantId: text("tenant_id")
+			.notNull()
+			.references(() => tenants.id),
+		name: text("name").notNull(),
+		permission: text("permission", { enum: API_KEY_PERMISSIONS }).notNull(),
+		/** Hex SHA-256 of the whole token; the token itself is never stored. */
+		keyHash: text("key_hash").notNull(),
+		createdAt: integer("created_at").notNull(),
+		revokedAt: integer("revoked_at"),
+	},
+	(t) => [uniqueIndex("api_keys_key_hash").on(t.keyHash), index("api_keys_tenant").on(t.tenantId, t.createdAt)],
+);
+
+/** Attachment as stored on the email row: bytes live in R2 (`r2Key`) or are fetched at send time (`path`). */
+export type StoredAttachment = {
+	filename: string | null;
+	contentType: string | null;
+	contentId: string | null;
+	size: number | null;
+	r2Key: string | null;
+	path: string | null;
+};
+
+export type Tag = { name: string; value: string };
+
+export const emails = sqliteTable(
+	"emails",
+	{
+		/** UUIDv7: sorts by creation time, so it doubles as the pagination cursor. */
+		id: text("id").primaryKey(),
+		tenantId: text("tenant_id")
+			.notNull()
+			.references(() => tenants.id),
+		status: text("status", { enum: EMAIL_STATUSES }).notNull(),
+		/** Resend's `last_event`: the status, or the latest engagement event (opened, clicked). */
+		lastEvent: text("last_event").notNull(),
+		from: text("from_address").notNull(),
+		to: text("to_addresses", { mode: "json" }).$type<string[]>().notNull(),
+		cc: text("cc_addresses", { mode: "json" }).$type<string[]>().notNull(),
+		bcc: text("bcc_addresses", { mode: "json" }).$type<string[]>().notNull(),
+		replyTo: text("reply_to", { mode: "json" }).$type<string[]>().notNull(),
+		subject: text("subject").notNull(),
+		html: text("html"),
+		text: text("text_body"),
+		headers: text("headers", { mode: "json" }).$type<Record<string, string>>(),
+		tags: text("tags", { mode: "json" }).$type<Tag[]>().notNull(),
+		attachments: text("attachments", { mode: "json" }).$type<StoredAttachment[]>(),
+		templateId: text("template_id"),
+		templateVariables: text("template_variables", { mode: "json" }).$type<Record<string, unknown>>(),
+		scheduledAt: integer("scheduled_at"),
+		provider: text("provider"),
+		providerMessageId: text("provider_message_id"),
+		/** Provider attempts so far; incremented by the consumer's claim. */
+		attempts: integer("attempts").notNull().default(0),
+		leaseUntil: integer("lease_until"),
+		lastError: text("last_error"),
+		createdAt: integer("created_at").notNull(),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [
+		index("emails_tenant_id").on(t.tenantId, t.id),
+		index("emails_tenant_status").on(t.tenantId, t.status, t.id),
+		index("emails_status_scheduled").on(t.status, t.scheduledAt),
+		index("emails_status_updated").on(t.status, t.updatedAt),
+		index("emails_provider_message").on(t.providerMessageId),
+	],
+);
+
+export const emailEvents = sqliteTable(
+	"email_events",
+	{
+		id: integer("id").primaryKey({ autoIncrement: true }),
+		emailId: text("email_id").notNull(),
+		tenantId: text("tenant_id").notNull(),
+		type: text("type").notNull(),
+		at: integer("at").notNull(),
+		provider: text("provider"),
+		detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>(),
+		/** Stable key for events that may arrive twice (provider webhooks); null for our own transitions. */
+		dedupeKey: text("dedupe_key"),
+	},
+	(t) => [
+		index("email_events_email").on(t.emailId, t.id),
+		uniqueIndex("email_events_dedupe").on(t.dedupeKey).where(sql`dedupe_key IS NOT NULL`),
+	],
+);
+
+export const IDEMPOTENCY_STATES = ["in_flight", "completed"] as const;
+
+export const idempotencyKeys = sqliteTable(
+	"idempotency_keys",
+	{
+		tenantId: text("tenant_id").notNull(),
+		/** `METHOD /path` of the route, so one key may be reused across endpoints (Resend's scoping). */
+		endpoint: text("endpoint").notNull(),
+		key: text("key").notNull(),
+		/** SHA-256 of the canonical JSON body: same key + different body is a 409. */
+		requestHash: text("request_hash").notNull(),
+		state: text("state", { enum: IDEMPOTENCY_STATES }).notNull(),
+		/** Random per request: only the request that claimed the key may complete it. */
+		owner: text("owner").notNull(),
+		responseStatus: integer("response_status"),
+		responseBody: text("response_body"),
+		createdAt: integer("created_at").notNull(),
+		expiresAt: integer("expires_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.tenantId, t.endpoint, t.key] }), index("idempotency_expires").on(t.expiresAt)],
+);
+
+export const suppressions = sqliteTable(
+	"suppressions",
+	{
+		tenantId: text("tenant_id").notNull(),
+		/** Lower-cased bare address. */
+		email: text("email").notNull(),
+		reason: text("reason").notNull(),
+		/** Where it came from: `manual`, `api`, or the event that caused it (e.g. `bounce:<email id>`). */
+		source: text("source").notNull(),
+		createdAt: integer("created_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.tenantId, t.email] })],
+);
+
+export type TenantRow = typeof tenants.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type EmailRow = typeof emails.$inferSelect;
+export type NewEmailRow = typeof emails.$inferInsert;
+export type EmailEventRow = typeof emailEvents.$inferSelect;
+export type SuppressionRow = typeof suppressions.$inferSelect;

@@ -1,0 +1,47 @@
+/**
+ * Identifiers. Email ids are UUIDv7 (RFC 9562): the 48-bit millisecond timestamp leads, so lexicographic order
+ * is creation order and the id itself is the pagination cursor. Other ids are random UUIDv4.
+ */
+
+/** @example newEmailId() // "019a5c3e-7b2a-7c41-9f0e-3d2b1a0c9e8f" */
+export function newEmailId(now: number = Date.now()): string {
+	const bytes = new Uint8Array(16);
+	crypto.getRandomValues(bytes);
+	let ms = now;
+	for (let i = 5; i >= 0; i--) {
+		bytes[i] = ms % 256;
+		ms = Math.floor(ms / 256);
+	}
+	bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70; // version 7
+	bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80; // RFC 9562 variant
+	return formatUuid(bytes);
+}
+
+export function newId(): string {
+	return crypto.randomUUID();
+}
+
+/** An API key: `mr_` + 32 random bytes, base64url (DESIGN §3). */
+export function newApiKeyToken(): string {
+	const bytes = new Uint8Array(32);
+	crypto.getRandomValues(bytes);
+	return `mr_${base64url(bytes)}`;
+}
+
+export function base64url(bytes: Uint8Array): string {
+	let binary = "";
+	for (const b of bytes) binary += String.fromCharCode(b);
+	return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** True for a canonical lower-case UUID; anything else cannot be one of our ids and is answered 404 early. */
+export function isUuid(value: string): boolean {
+	return UUID.test(value);
+}
+
+function formatUuid(bytes: Uint8Array): string {
+	const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,32 @@
+/**
+ * API-key authentication (DESIGN §3): `Authorization: Bearer mr_…`, looked up by SHA-256 hash in one query
+ * that also loads the tenant. Missing → 401 `missing_api_key`; unknown or revoked → 403 `invalid_api_key`.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../context";
+import { getDb } from "../db/client";
+import { findActiveApiKey } from "../db/tenants";
+import { ApiError } from "../errors";
+import { sha256Hex } from "../lib/crypto";
+
+export function bearerToken(header: string | undefined): string | null {
+	const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+	return match?.[1] ?? null;
+}
+
+export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
+	const token = bearerToken(c.req.header("authorization"));
+	if (token === null) throw new ApiError("missing_api_key", "Missing API key in the authorization header");
+	const found = await findActiveApiKey(getDb(c.env.DB), await sha256Hex(token));
+	if (!found) throw new ApiError("invalid_api_key", "API key is invalid");
+	c.set("auth", { tenant: found.tenant, apiKeyId: found.id, permission: found.permission });
+	await next();
+};
+
+/** Everything but sending needs a `full_access` key; a `sending_access` key gets 401 `restricted_api_key`. */
+export const requireFullAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
+	if (c.get("auth").permission !== "full_access") {
+		throw new ApiError("restricted_api_key", "This API key is restricted to only send emails");
+	}
+	await next();
+};

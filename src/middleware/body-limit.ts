@@ -1,0 +1,16 @@
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit as honoBodyLimit } from "hono/body-limit";
+import { getConfig } from "../config";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+
+/** Rejects request bodies over `MAX_REQUEST_BYTES` (default 40 MB, Resend's) with 413 before anything is parsed. */
+export const bodyLimit: MiddlewareHandler<AppEnv> = (c, next) => {
+	const maxSize = getConfig(c.env).maxRequestBytes;
+	return honoBodyLimit({
+		maxSize,
+		onError: () => {
+			throw new ApiError("validation_error", `Request body is larger than ${maxSize} bytes`, 413);
+		},
+	})(c, next);
+};

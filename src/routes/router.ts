@@ -1,0 +1,33 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../context";
+import { validationHook } from "../schemas/validation";
+
+/** Every resource router validates with the same hook, so all errors share one shape. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+	return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+}
+
+export const ErrorResponse = z.object({ statusCode: z.number().int(), name: z.string(), message: z.string() }).openapi("Error");
+
+const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorResponse } } });
+
+/** The error responses every authenticated route can give, for the OpenAPI document. */
+export const commonErrors = {
+	400: error("Malformed request or invalid idempotency key"),
+	401: error("Missing or restricted API key"),
+	403: error("Invalid API key"),
+	404: error("Not found (including another tenant's resources)"),
+	422: error("Validation failed"),
+	429: error("Rate limit or daily quota exceeded"),
+} as const;
+
+export const jsonBody = <T extends z.ZodType>(schema: T, description?: string) => ({
+	required: true,
+	...(description ? { description } : {}),
+	content: { "application/json": { schema } },
+});
+
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+	description,
+	content: { "application/json": { schema } },
+});

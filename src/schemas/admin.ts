@@ -1,0 +1,81 @@
+/** Request and response schemas of the admin API, API keys and suppressions. */
+import { z } from "@hono/zod-openapi";
+import { API_KEY_PERMISSIONS } from "../db/schema";
+import { PROVIDER_NAMES } from "../providers/catalog";
+
+const DOMAIN = /^(?=.{1,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/i;
+
+const Rate = z.object({
+	per_second: z.number().positive().max(100_000),
+	burst: z.number().int().min(1).max(1_000_000),
+});
+
+export const TenantCreate = z
+	.object({
+		name: z.string().trim().min(1).max(200),
+		allowed_from_domains: z.array(z.string().trim().regex(DOMAIN, "Invalid domain")).min(1).max(100),
+		api_rate: Rate.optional(),
+		send_rate: Rate.optional(),
+		daily_quota: z.number().int().min(0).max(100_000_000).optional(),
+		providers: z.array(z.enum(PROVIDER_NAMES)).min(1).max(PROVIDER_NAMES.length).nullable().optional(),
+	})
+	.openapi("TenantCreate");
+
+export const TenantUpdate = TenantCreate.partial().openapi("TenantUpdate");
+
+export const TenantObject = z
+	.object({
+		object: z.literal("tenant"),
+		id: z.string(),
+		name: z.string(),
+		allowed_from_domains: z.array(z.string()),
+		api_rate: Rate,
+		send_rate: Rate,
+		daily_quota: z.number().int(),
+		providers: z.array(z.string()).nullable(),
+		created_at: z.string(),
+		updated_at: z.string(),
+	})
+	.openapi("Tenant");
+
+export const TenantList = z.object({ object: z.literal("list"), has_more: z.boolean(), data: z.array(TenantObject) });
+
+export const ApiKeyCreate = z
+	.object({
+		name: z.string().trim().min(1).max(50),
+		permission: z.enum(API_KEY_PERMISSIONS).default("full_access"),
+	})
+	.openapi("ApiKeyCreate");
+
+export const ApiKeyCreated = z.object({ id: z.string(), token: z.string() }).openapi("ApiKeyCreated");
+
+export const ApiKeyList = z
+	.object({
+		object: z.literal("list"),
+		data: z.array(z.object({ id: z.string(), name: z.string(), permission: z.enum(API_KEY_PERMISSIONS), created_at: z.string() })),
+	})
+	.openapi("ApiKeyList");
+
+export const Deleted = z.object({ object: z.string(), id: z.string(), deleted: z.literal(true) }).openapi("Deleted");
+
+export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
+
+export const SuppressionCreate = z
+	.object({
+		email: z.email().max(254),
+		reason: z.string().trim().min(1).max(200).default("manual"),
+	})
+	.openapi("SuppressionCreate");
+
+export const SuppressionObject = z
+	.object({ object: z.literal("suppression"), email: z.string(), reason: z.string(), source: z.string(), created_at: z.string() })
+	.openapi("Suppression");
+
+export const SuppressionList = z
+	.object({ object: z.literal("list"), has_more: z.boolean(), data: z.array(SuppressionObject) })
+	.openapi("SuppressionList");
+
+export const ListQuery = z.object({
+	limit: z.coerce.number().int().min(1).max(100).default(20),
+	after: z.string().max(320).optional(),
+});

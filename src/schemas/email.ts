@@ -1,0 +1,210 @@
+/**
+ * Resend's `SendEmailRequest`, as zod schemas shared by the routes, the OpenAPI document and the accept service.
+ *
+ * Unknown fields are ignored (Resend does the same, e.g. `topic_id`); known fields of the wrong type are 422.
+ * Header values, subjects and display names may not contain CR or LF: they end up in the MIME message.
+ */
+import { z } from "@hono/zod-openapi";
+import { EMAIL_LIMITS } from "../config";
+import { parseMailbox } from "../lib/address";
+
+const NO_CRLF = /^[^\r\n]*$/;
+/** RFC 9110 `token`: the characters allowed in a header field name. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const TAG_PART = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Headers that Mailroom derives from the request's own fields. Setting them through `headers` would bypass
+ * validation (a `From` outside the tenant's domains) or corrupt the MIME structure.
+ */
+const RESERVED_HEADERS = new Set([
+	"from",
+	"sender",
+	"to",
+	"cc",
+	"bcc",
+	"reply-to",
+	"subject",
+	"date",
+	"message-id",
+	"mime-version",
+	"content-type",
+	"content-transfer-encoding",
+	"return-path",
+]);
+
+export const Mailbox = z
+	.string()
+	.max(320 + 256)
+	.refine((v) => parseMailbox(v) !== null, {
+		error: (issue) => `Invalid email address: ${JSON.stringify(issue.input)}`,
+	})
+	.openapi({ example: "Acme <onboarding@acme.com>" });
+
+const MailboxList = z
+	.union([Mailbox, z.array(Mailbox).max(EMAIL_LIMITS.recipientsPerField, "At most 50 recipients are allowed")])
+	.transform((v) => (Array.isArray(v) ? v : [v]));
+
+export const Tag = z.object({
+	name: z
+		.string()
+		.min(1)
+		.max(EMAIL_LIMITS.tagChars)
+		.regex(TAG_PART, "Tag names may only contain ASCII letters, numbers, underscores or dashes"),
+	value: z
+		.string()
+		.min(1)
+		.max(EMAIL_LIMITS.tagChars)
+		.regex(TAG_PART, "Tag values may only contain ASCII letters, numbers, underscores or dashes"),
+});
+
+/** The pre-6.30 `resend` SDK sent a Node Buffer through JSON.stringify: `{ type: "Buffer", data: [...] }`. */
+const LegacyBufferContent = z.object({ type: z.literal("Buffer"), data: z.array(z.number().int().min(0).max(255)) });
+
+export const Attachment = z
+	.object({
+		filename: z.string().min(1).max(255).regex(NO_CRLF, "filename may not contain line breaks").optional(),
+		content: z.union([z.string(), LegacyBufferContent]).optional().openapi({ type: "string", description: "Base64-encoded bytes" }),
+		path: z
+			.url({ protocol: /^https$/, error: "path must be an https:// URL" })
+			.max(2048)
+			.optional(),
+		content_type: z.string().max(255).regex(NO_CRLF, "content_type may not contain line breaks").optional(),
+		content_id: z.string().max(255).regex(NO_CRLF, "content_id may not contain line breaks").optional(),
+	})
+	.refine((a) => (a.content === undefined) !== (a.path === undefined), {
+		error: "Each attachment needs exactly one of content (base64) or path (https URL)",
+	})
+	.refine((a) => a.filename !== undefined || a.path !== undefined, {
+		error: "An attachment with content needs a filename",
+		path: ["filename"],
+	});
+
+const Headers = z
+	.record(z.string(), z.string().max(EMAIL_LIMITS.headerValueChars).regex(NO_CRLF, "Header values may not contain line breaks"))
+	.superRefine((headers, ctx) => {
+		const names = Object.keys(headers);
+		if (names.length > EMAIL_LIMITS.headers) {
+			ctx.addIssue({ code: "custom", message: `At most ${EMAIL_LIMITS.headers} custom headers are allowed` });
+		}
+		for (const name of names) {
+			if (!HEADER_NAME.test(name) || name.length > 100) {
+				ctx.addIssue({ code: "custom", message: `Invalid header name ${JSON.stringify(name)}`, path: [name] });
+			} else if (RESERVED_HEADERS.has(name.toLowerCase())) {
+				ctx.addIssue({ code: "custom", message: `Header ${name} is set from the email's own fields`, path: [name] });
+			}
+		}
+	});
+
+const fields = {
+	from: Mailbox,
+	to: MailboxList,
+	subject: z.string().min(1).max(EMAIL_LIMITS.subjectChars).regex(NO_CRLF, "subject may not contain line breaks"),
+	html: z.string().optional(),
+	text: z.string().optional(),
+	cc: MailboxList.optional(),
+	bcc: MailboxList.optional(),
+	reply_to: MailboxList.optional(),
+	headers: Headers.optional(),
+	tags: z.array(Tag).max(EMAIL_LIMITS.tags).optional(),
+	template: z.object({ id: z.string().min(1).max(255), variables: z.record(z.string(), z.unknown()).optional() }).optional(),
+};
+
+const bodyPresent = (e: { html?: string | undefined; text?: string | undefined; template?: unknown }) =>
+	e.html !== undefined || e.text !== undefined || e.template !== undefined;
+const BODY_REQUIRED = { error: "One of html, text or template is required", path: ["html"] };
+
+export const SendEmailRequest = z
+	.object({
+		...fields,
+		attachments: z.array(Attachment).max(EMAIL_LIMITS.attachments).optional(),
+		scheduled_at: z
+			.string()
+			.min(1)
+			.max(64)
+			.optional()
+			.openapi({ description: "ISO 8601, or natural language: `in 10 minutes`, `in 2 hours`, `in 3 days`" }),
+	})
+	.refine(bodyPresent, BODY_REQUIRED)
+	.openapi("SendEmailRequest");
+export type SendEmailRequest = z.infer<typeof SendEmailRequest>;
+
+/** Batch items: Resend's batch endpoint supports neither attachments nor scheduling. */
+export const BatchEmailItem = z
+	.object({
+		...fields,
+		attachments: z.never({ error: "attachments are not supported in batch sends" }).optional(),
+		scheduled_at: z.never({ error: "scheduled_at is not supported in batch sends" }).optional(),
+	})
+	.refine(bodyPresent, BODY_REQUIRED)
+	.openapi("BatchEmailItem");
+export type BatchEmailItem = z.infer<typeof BatchEmailItem>;
+
+export const BatchSendRequest = z.array(z.unknown()).openapi({ type: "array", items: { $ref: "#/components/schemas/BatchEmailItem" } });
+
+export const UpdateEmailRequest = z.object({ scheduled_at: z.string().min(1).max(64) }).openapi("UpdateEmailRequest");
+
+export const ListEmailsQuery = z.object({
+	limit: z.coerce.number().int().min(1).max(100).default(20),
+	after: z.string().optional(),
+	before: z.string().optional(),
+	status: z
+		.enum(["scheduled", "queued", "sending", "sent", "delivery_delayed", "delivered", "bounced", "complained", "failed", "canceled"])
+		.optional(),
+	tag: z.string().max(513).optional().openapi({ description: "`name` or `name:value`" }),
+	to: z.string().max(320).optional(),
+});
+
+export const EmailIdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
+
+export const IdempotencyHeaders = z.object({
+	"idempotency-key": z.string().optional().openapi({ description: "1–256 characters; replays for 24 hours" }),
+});
+
+export const BatchHeaders = IdempotencyHeaders.extend({
+	"x-batch-validation": z.enum(["strict", "permissive"]).optional(),
+});
+
+export const EmailObject = z
+	.object({
+		object: z.literal("email"),
+		id: z.string(),
+		from: z.string(),
+		to: z.array(z.string()),
+		cc: z.array(z.string()),
+		bcc: z.array(z.string()),
+		reply_to: z.array(z.string()),
+		subject: z.string(),
+		html: z.string().nullable(),
+		text: z.string().nullable(),
+		created_at: z.string(),
+		scheduled_at: z.string().nullable(),
+		last_event: z.string(),
+		tags: z.array(Tag),
+	})
+	.openapi("Email");
+
+export const EmailList = z.object({ object: z.literal("list"), has_more: z.boolean(), data: z.array(EmailObject) }).openapi("EmailList");
+
+export const EmailRef = z.object({ object: z.literal("email"), id: z.string() }).openapi("EmailRef");
+export const SendEmailResponse = z.object({ id: z.string() }).openapi("SendEmailResponse");
+export const BatchSendResponse = z
+	.object({
+		data: z.array(z.object({ id: z.string() })),
+		errors: z.array(z.object({ index: z.number().int(), message: z.string() })).optional(),
+	})
+	.openapi("BatchSendResponse");
+
+export const EmailEventList = z
+	.object({
+		object: z.literal("list"),
+		data: z.array(
+			z.object({
+				type: z.string(),
+				at: z.string(),
+				provider: z.string().nullable(),
+				detail: z.record(z.string(), z.unknown()).nullable(),
+			}),
+		),
+	})
+	.openapi("EmailEventList");

@@ -1,0 +1,345 @@
+/**
+ * The accept path (DESIGN §1, §3): turns validated send requests into durable rows and queue messages.
+ *
+ * D1 round trips per request, whatever the number of emails:
+ * 1. read batch  — idempotency claim (if a key was given) + suppression lookup of every recipient;
+ * 2. write batch — idempotency completion + guard, email rows, their `queued`/`scheduled` events (one transaction).
+ * Attachment bytes go to R2 between the two, keyed by email id, so a row never references missing bytes.
+ * Then one queue send (or `sendBatch`) carrying only `{ v: 1, id, tenantId }`. If that send fails the rows stay
+ * `queued` in D1, the client still gets its ids, and the recover cron re-enqueues them.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import { type Config, EMAIL_LIMITS, QUEUE_MAX_DELAY_SECONDS } from "../config";
+import { chunk, chunkedInserts, type Db, MAX_BOUND_PARAMETERS, type Statement } from "../db/client";
+import { type EmailStatus, emailEvents, emails, type NewEmailRow, type StoredAttachment, suppressions, type TenantRow } from "../db/schema";
+import { ApiError } from "../errors";
+import { bareAddress, domainOf, isDomainAllowed, parseMailbox } from "../lib/address";
+import { newEmailId } from "../lib/ids";
+import { errorFields, log } from "../lib/log";
+import { parseScheduleTime } from "../lib/time";
+import type { BatchEmailItem, SendEmailRequest } from "../schemas/email";
+import type { SendQueueMessage } from "../schemas/queue";
+import {
+	claimGuardStatement,
+	claimStatements,
+	completeStatement,
+	type IdempotencyClaim,
+	interpretClaim,
+	isClaimLost,
+	releaseClaim,
+	type StoredResponse,
+} from "./idempotency";
+
+export type AcceptDeps = {
+	db: Db;
+	attachments: R2Bucket;
+	sendQueue: Queue<SendQueueMessage>;
+	config: Config;
+	tenant: TenantRow;
+	now: number;
+};
+
+/** How a request with several emails treats invalid ones (Resend's `x-batch-validation`). */
+export type ValidationMode = "single" | "strict" | "permissive";
+
+/** One email of the request: validated by zod already, or the message of the schema error it failed with. */
+export type AcceptItem = { ok: true; email: SendEmailRequest | BatchEmailItem } | { ok: false; error: ApiError };
+
+export type AcceptResult = { replayed: boolean; response: StoredResponse };
+
+type PendingBlob = { key: string; bytes: Uint8Array; contentType: string };
+type Prepared = {
+	row: NewEmailRow & { id: string; status: EmailStatus };
+	blobs: PendingBlob[];
+	/** Seconds to delay the queue message; null when the schedule is beyond the queue's delay limit. */
+	delaySeconds: number | null;
+	recipients: string[];
+};
+
+/**
+ * Accepts the emails of one request.
+ *
+ * @example
+ * const { response } = await acceptEmails(deps, [{ ok: true, email }], "single", claim);
+ * return c.body(response.body, response.status);
+ */
+export async function acceptEmails(
+	deps: AcceptDeps,
+	items: AcceptItem[],
+	mode: ValidationMode,
+	claim: IdempotencyClaim | null,
+): Promise<AcceptResult> {
+	const errors = new Map<number, ApiError>();
+	const prepared = new Map<number, Prepared>();
+	items.forEach((item, index) => {
+		const result = item.ok ? prepareEmail(item.email, deps) : item.error;
+		if (result instanceof ApiError) errors.set(index, result);
+		else prepared.set(index, result);
+	});
+	throwUnlessPermissive(errors, mode);
+
+	// Round trip 1: claim the idempotency key and look up suppressed recipients together.
+	const recipients = [...new Set([...prepared.values()].flatMap((p) => p.recipients))];
+	const suppressionReads = chunk(recipients, MAX_BOUND_PARAMETERS - 1).map((addresses) =>
+		deps.db
+			.select({ email: suppressions.email, reason: suppressions.reason })
+			.from(suppressions)
+			.where(and(eq(suppressions.tenantId, deps.tenant.id), inArray(suppressions.email, addresses))),
+	);
+	const claimReads = claim ? claimStatements(deps.db, claim, deps.now) : [];
+	const reads = [...claimReads, ...suppressionReads] as Statement[];
+	const results = reads.length > 0 ? ((await deps.db.batch(reads as [Statement, ...Statement[]])) as unknown[]) : [];
+	if (claim) {
+		const outcome = interpretClaim(claim, results[1] as Parameters<typeof interpretClaim>[1]);
+		if (outcome.kind === "replay") return { replayed: true, response: outcome.response };
+	}
+	const suppressed = new Map<string, string>();
+	for (const rows of results.slice(claimReads.length) as { email: string; reason: string }[][]) {
+		for (const row of rows) suppressed.set(row.email, row.reason);
+	}
+
+	try {
+		for (const [index, p] of prepared) {
+			const hit = p.recipients.find((r) => suppressed.has(r));
+			if (hit !== undefined) {
+				errors.set(index, new ApiError("validation_error", `${hit} is on the suppression list (${suppressed.get(hit)})`));
+				prepared.delete(index);
+			}
+		}
+		throwUnlessPermissive(errors, mode);
+
+		const accepted = [...prepared.values()];
+		const response = responseFor(accepted, errors, mode);
+		await storeBlobs(deps.attachments, accepted);
+		try {
+			await deps.db.batch(writeStatements(deps, accepted, claim, response) as [Statement, ...Statement[]]);
+		} catch (err) {
+			await deleteBlobs(deps.attachments, accepted);
+			if (isClaimLost(err)) {
+				throw new ApiError(
+					"concurrent_idempotent_requests",
+					"Same idempotency key used while original request is still in progress. Try the request again later.",
+				);
+			}
+			throw err;
+		}
+		await enqueue(deps, accepted);
+		return { replayed: false, response };
+	} catch (err) {
+		if (claim) await releaseClaim(deps.db, claim).catch((e) => log.error("idempotency_release_failed", errorFields(e)));
+		throw err;
+	}
+}
+
+function throwUnlessPermissive(errors: Map<number, ApiError>, mode: ValidationMode): void {
+	if (mode === "permissive" || errors.size === 0) return;
+	const [index, first] = [...errors.entries()].sort(([a], [b]) => a - b)[0] as [number, ApiError];
+	if (mode === "single") throw first;
+	throw new ApiError(first.errorName, `emails[${index}]: ${first.message}`, first.status);
+}
+
+function responseFor(accepted: Prepared[], errors: Map<number, ApiError>, mode: ValidationMode): StoredResponse {
+	if (mode === "single") {
+		const only = accepted[0];
+		if (!only) throw new Error("single send with nothing to accept");
+		return { status: 200, body: JSON.stringify({ id: only.row.id }) };
+	}
+	const data = accepted.map((p) => ({ id: p.row.id }));
+	if (mode === "strict") return { status: 200, body: JSON.stringify({ data }) };
+	const list = [...errors.entries()].sort(([a], [b]) => a - b).map(([index, e]) => ({ index, message: e.message }));
+	return { status: 200, body: JSON.stringify({ data, errors: list }) };
+}
+
+/** Everything about one email that can be checked without D1: sender domain, schedule, sizes, attachments. */
+function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps): Prepared | ApiError {
+	const { tenant, config, now } = deps;
+	const from = parseMailbox(input.from);
+	if (!from) return new ApiError("invalid_from_address", `Invalid from address: ${JSON.stringify(input.from)}`);
+	if (!isDomainAllowed(domainOf(from.address), tenant.allowedFromDomains)) {
+		return new ApiError(
+			"invalid_from_address",
+			`The ${domainOf(from.address)} domain is not allowed for this tenant. Allowed: ${tenant.allowedFromDomains.join(", ")}`,
+		);
+	}
+	const bodyBytes = utf8Length(input.html) + utf8Length(input.text);
+	if (bodyBytes > EMAIL_LIMITS.bodyBytes) {
+		return new ApiError("validation_error", `html and text together are ${bodyBytes} bytes; the limit is ${EMAIL_LIMITS.bodyBytes}`);
+	}
+	if (input.template !== undefined) {
+		return new ApiError("validation_error", `Template ${JSON.stringify(input.template.id)} not found`);
+	}
+
+	const schedule = "scheduled_at" in input && input.scheduled_at !== undefined ? parseSchedule(input.scheduled_at, now) : null;
+	if (schedule instanceof ApiError) return schedule;
+
+	const id = newEmailId(now);
+	const files =
+		"attachments" in input && input.attachments ? decodeAttachments(id, input.attachments, config) : { stored: null, blobs: [] };
+	if (files instanceof ApiError) return files;
+
+	const status: EmailStatus = schedule !== null && schedule > now ? "scheduled" : "queued";
+	const delay = schedule !== null && schedule > now ? Math.ceil((schedule - now) / 1000) : 0;
+	const to = input.to;
+	const cc = input.cc ?? [];
+	const bcc = input.bcc ?? [];
+	return {
+		row: {
+			id,
+			tenantId: tenant.id,
+			status,
+			lastEvent: status,
+			from: input.from.trim(),
+			to,
+			cc,
+			bcc,
+			replyTo: input.reply_to ?? [],
+			subject: input.subject,
+			html: input.html ?? null,
+			text: input.text ?? null,
+			headers: input.headers ?? null,
+			tags: input.tags ?? [],
+			attachments: files.stored,
+			templateId: null,
+			templateVariables: null,
+			scheduledAt: schedule,
+			attempts: 0,
+			createdAt: now,
+			updatedAt: now,
+		},
+		blobs: files.blobs,
+		delaySeconds: delay <= QUEUE_MAX_DELAY_SECONDS ? delay : null,
+		recipients: [...new Set([...to, ...cc, ...bcc].map(bareAddress))],
+	};
+}
+
+/** `scheduled_at` as epoch ms: ISO 8601 or `in N units`, not in the past, at most 30 days ahead. */
+export function parseSchedule(input: string, now: number): number | ApiError {
+	const at = parseScheduleTime(input, now);
+	if (at === null) {
+		return new ApiError("validation_error", "scheduled_at must be an ISO 8601 date-time with a time zone, or `in N minutes|hours|days`");
+	}
+	// A minute of grace for clocks: "now" written by a client a little behind ours still sends at once.
+	if (at < now - 60_000) return new ApiError("validation_error", "scheduled_at must not be in the past");
+	if (at > now + EMAIL_LIMITS.scheduleAheadDays * 86_400_000) {
+		return new ApiError("validation_error", `scheduled_at may be at most ${EMAIL_LIMITS.scheduleAheadDays} days ahead`);
+	}
+	return at;
+}
+
+type AttachmentInput = NonNullable<SendEmailRequest["attachments"]>[number];
+
+function decodeAttachments(
+	emailId: string,
+	attachments: AttachmentInput[],
+	config: Config,
+): { stored: StoredAttachment[]; blobs: PendingBlob[] } | ApiError {
+	const stored: StoredAttachment[] = [];
+	const blobs: PendingBlob[] = [];
+	let total = 0;
+	for (const [index, a] of attachments.entries()) {
+		const contentType = a.content_type ?? null;
+		if (a.content === undefined) {
+			stored.push({
+				filename: a.filename ?? null,
+				contentType,
+				contentId: a.content_id ?? null,
+				size: null,
+				r2Key: null,
+				path: a.path ?? null,
+			});
+			continue;
+		}
+		const bytes = typeof a.content === "string" ? decodeBase64(a.content) : Uint8Array.from(a.content.data);
+		if (bytes === null) return new ApiError("invalid_attachment", `attachments[${index}].content is not valid base64`);
+		total += bytes.byteLength;
+		if (total > config.maxAttachmentBytes) {
+			return new ApiError("invalid_attachment", `Attachments exceed ${config.maxAttachmentBytes} bytes (decoded) per email`);
+		}
+		const key = `${emailId}/${index}`;
+		blobs.push({ key, bytes, contentType: contentType ?? "application/octet-stream" });
+		stored.push({
+			filename: a.filename ?? null,
+			contentType,
+			contentId: a.content_id ?? null,
+			size: bytes.byteLength,
+			r2Key: key,
+			path: null,
+		});
+	}
+	return { stored, blobs };
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Strict base64 (whitespace and line breaks tolerated, as MIME encoders insert them); null when invalid. */
+export function decodeBase64(text: string): Uint8Array | null {
+	const compact = text.replace(/\s+/g, "");
+	if (!BASE64.test(compact)) return null;
+	const binary = atob(compact);
+	const bytes = new Uint8Array(binary.length);
+	for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+	return bytes;
+}
+
+const encoder = new TextEncoder();
+function utf8Length(s: string | undefined): number {
+	return s === undefined ? 0 : encoder.encode(s).byteLength;
+}
+
+async function storeBlobs(bucket: R2Bucket, accepted: Prepared[]): Promise<void> {
+	const blobs = accepted.flatMap((p) => p.blobs);
+	try {
+		await Promise.all(blobs.map((b) => bucket.put(b.key, b.bytes, { httpMetadata: { contentType: b.contentType } })));
+	} catch (err) {
+		await deleteBlobs(bucket, accepted);
+		throw err;
+	}
+}
+
+async function deleteBlobs(bucket: R2Bucket, accepted: Prepared[]): Promise<void> {
+	const keys = accepted.flatMap((p) => p.blobs.map((b) => b.key));
+	if (keys.length === 0) return;
+	await bucket.delete(keys).catch((e) => log.error("attachment_cleanup_failed", { keys, ...errorFields(e) }));
+}
+
+function writeStatements(deps: AcceptDeps, accepted: Prepared[], claim: IdempotencyClaim | null, response: StoredResponse): Statement[] {
+	const { db, now } = deps;
+	const guard = claim ? [completeStatement(db, claim, response), claimGuardStatement(db)] : [];
+	const events = accepted.map((p) => ({
+		emailId: p.row.id,
+		tenantId: p.row.tenantId,
+		type: p.row.status,
+		at: now,
+		provider: null,
+		detail: p.row.status === "scheduled" && p.row.scheduledAt ? { scheduled_at: new Date(p.row.scheduledAt).toISOString() } : null,
+		dedupeKey: null,
+	}));
+	return [
+		...guard,
+		...chunkedInserts(
+			db,
+			emails,
+			accepted.map((p) => p.row),
+		),
+		...chunkedInserts(db, emailEvents, events),
+	];
+}
+
+/**
+ * Sends one queue message per email that is due within the queue's delay limit. A failure here loses
+ * nothing: the rows are durable and the recover cron re-enqueues `queued` rows nobody picked up.
+ */
+async function enqueue(deps: AcceptDeps, accepted: Prepared[]): Promise<void> {
+	const messages = accepted
+		.filter((p) => p.delaySeconds !== null)
+		.map((p) => ({ body: { v: 1 as const, id: p.row.id, tenantId: p.row.tenantId }, delaySeconds: p.delaySeconds ?? 0 }));
+	try {
+		if (messages.length === 1 && messages[0]) {
+			await deps.sendQueue.send(messages[0].body, { delaySeconds: messages[0].delaySeconds });
+		} else {
+			for (const part of chunk(messages, 100)) await deps.sendQueue.sendBatch(part);
+		}
+	} catch (err) {
+		log.warn("enqueue_failed", { count: messages.length, ids: messages.map((m) => m.body.id).slice(0, 10), ...errorFields(err) });
+	}
+}

@@ -1,0 +1,49 @@
+/** Changes to an accepted email after the fact: cancel and reschedule (Resend's `POST /cancel`, `PATCH`). */
+import { QUEUE_MAX_DELAY_SECONDS } from "../config";
+import type { Db } from "../db/client";
+import { getEmail, transitionEmail } from "../db/emails";
+import type { EmailRow } from "../db/schema";
+import { ApiError } from "../errors";
+import { errorFields, log } from "../lib/log";
+import type { SendQueueMessage } from "../schemas/queue";
+import { parseSchedule } from "./accept";
+
+type Deps = { db: Db; sendQueue: Queue<SendQueueMessage>; tenantId: string; now: number };
+
+/** Cancels an email that is still `scheduled`, or `queued` and not yet claimed by the consumer. */
+export async function cancelEmail(deps: Deps, id: string): Promise<EmailRow> {
+	const row = await transitionEmail(deps.db, deps.tenantId, id, { from: ["scheduled", "queued"], to: "canceled", now: deps.now });
+	if (row) return row;
+	throw await whyNot(deps, id, "canceled", "it is already");
+}
+
+/**
+ * Moves a scheduled email to a new time. A queue message already sent for the old time stays in the queue;
+ * the consumer only claims a scheduled row once its (current) `scheduled_at` has come.
+ */
+export async function rescheduleEmail(deps: Deps, id: string, scheduledAtInput: string): Promise<EmailRow> {
+	const at = parseSchedule(scheduledAtInput, deps.now);
+	if (at instanceof ApiError) throw at;
+	if (at <= deps.now) throw new ApiError("validation_error", "scheduled_at must be in the future");
+	const row = await transitionEmail(deps.db, deps.tenantId, id, {
+		from: ["scheduled"],
+		to: "scheduled",
+		now: deps.now,
+		set: { scheduledAt: at },
+		detail: { scheduled_at: new Date(at).toISOString(), rescheduled: true },
+	});
+	if (!row) throw await whyNot(deps, id, "rescheduled", "it is");
+	const delaySeconds = Math.ceil((at - deps.now) / 1000);
+	if (delaySeconds <= QUEUE_MAX_DELAY_SECONDS) {
+		await deps.sendQueue
+			.send({ v: 1, id: row.id, tenantId: row.tenantId }, { delaySeconds })
+			.catch((err) => log.warn("enqueue_failed", { ids: [row.id], ...errorFields(err) }));
+	}
+	return row;
+}
+
+async function whyNot(deps: Deps, id: string, verb: string, state: string): Promise<ApiError> {
+	const current = await getEmail(deps.db, deps.tenantId, id);
+	if (!current) return new ApiError("not_found", "Email not found");
+	return new ApiError("validation_error", `Email cannot be ${verb}: ${state} ${current.status}`, 409);
+}
