@@ -67,7 +67,8 @@ function renderError(err: Error, c: Context<AppEnv>): Response {
 	if (err instanceof HTTPException) {
 		const name: ErrorName = err.status === 404 ? "not_found" : err.status === 405 ? "method_not_allowed" : "validation_error";
 		const status = err.status >= 400 && err.status < 500 ? err.status : 400;
-		return c.json({ statusCode: status, name, message: err.message || "Invalid request" }, status);
+		const message = status === 415 ? "Content-Type must be application/json" : err.message || "Invalid request";
+		return c.json({ statusCode: status, name, message }, status);
 	}
 	log.error("unhandled_error", { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, ...errorFields(err) });
 	return c.json({ statusCode: 500, name: "internal_server_error", message: "An unexpected error occurred." }, 500);

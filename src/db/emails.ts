@@ -85,15 +85,25 @@ export async function transitionEmail(
 	id: string,
 	change: { from: EmailStatus[]; to: EmailStatus; now: number; set?: Partial<EmailRow>; detail?: Record<string, unknown> | null },
 ): Promise<EmailRow | undefined> {
-	const detail = change.detail ? JSON.stringify(change.detail) : null;
 	const [updated] = await db.batch([
 		db
 			.update(emails)
 			.set({ ...change.set, status: change.to, lastEvent: change.to, updatedAt: change.now })
 			.where(and(eq(emails.id, id), eq(emails.tenantId, tenantId), inArray(emails.status, change.from)))
 			.returning(),
-		db.run(
-			sql`INSERT INTO email_events (email_id, tenant_id, type, at, detail) SELECT ${id}, ${tenantId}, ${change.to}, ${change.now}, ${detail} WHERE changes() = 1`,
+		db.insert(emailEvents).select(
+			db
+				.select({
+					emailId: emails.id,
+					tenantId: emails.tenantId,
+					type: sql<string>`${change.to}`.as("type"),
+					at: sql<number>`${change.now}`.as("at"),
+					provider: sql<null>`NULL`.as("provider"),
+					detail: sql<string | null>`${change.detail ? JSON.stringify(change.detail) : null}`.as("detail"),
+					dedupeKey: sql<null>`NULL`.as("dedupe_key"),
+				})
+				.from(emails)
+				.where(and(eq(emails.id, id), eq(emails.tenantId, tenantId), sql`changes() = 1`)),
 		),
 	]);
 	return updated[0];

@@ -111,8 +111,10 @@ export async function acceptEmails(
 		const accepted = [...prepared.values()];
 		const response = responseFor(accepted, errors, mode);
 		await storeBlobs(deps.attachments, accepted);
+		const writes = writeStatements(deps, accepted, claim, response);
 		try {
-			await deps.db.batch(writeStatements(deps, accepted, claim, response) as [Statement, ...Statement[]]);
+			// Nothing to write only for a permissive batch without a key whose every email was rejected.
+			if (writes.length > 0) await deps.db.batch(writes as [Statement, ...Statement[]]);
 		} catch (err) {
 			await deleteBlobs(deps.attachments, accepted);
 			if (isClaimLost(err)) {
@@ -269,13 +271,14 @@ function decodeAttachments(
 	return { stored, blobs };
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Strict base64 (whitespace and line breaks tolerated, as MIME encoders insert them); null when invalid. */
+/** Base64 (whitespace and line breaks tolerated, as MIME encoders insert them); null when invalid. */
 export function decodeBase64(text: string): Uint8Array | null {
-	const compact = text.replace(/\s+/g, "");
-	if (!BASE64.test(compact)) return null;
-	const binary = atob(compact);
+	let binary: string;
+	try {
+		binary = atob(text.replace(/\s+/g, ""));
+	} catch {
+		return null;
+	}
 	const bytes = new Uint8Array(binary.length);
 	for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
 	return bytes;

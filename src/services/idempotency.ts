@@ -114,12 +114,11 @@ export async function releaseClaim(db: Db, claim: IdempotencyClaim): Promise<voi
  * Placed right after `completeStatement` in the accept batch: aborts the whole batch (D1 batches are
  * transactions) unless that UPDATE changed our row, i.e. unless this request still owned the key. SQLite has no
  * RAISE outside triggers; `json()` of invalid text throws, which is the portable way to fail a statement.
+ * The SQL is constant: drizzle cannot bind parameters of a raw statement inside a batch.
  */
 export function claimGuardStatement(db: Db): Statement {
-	return db.run(sql`SELECT CASE WHEN changes() = 1 THEN 1 ELSE json(${CLAIM_LOST}) END`);
+	return db.run(sql.raw("SELECT CASE WHEN changes() = 1 THEN 1 ELSE json('idempotency claim lost') END"));
 }
-
-const CLAIM_LOST = "idempotency claim lost";
 
 /** True for the error `claimGuardStatement` raises (D1 reports it as malformed JSON). */
 export function isClaimLost(err: unknown): boolean {
