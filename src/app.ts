@@ -19,15 +19,16 @@ import { healthRoutes } from "./routes/health";
 import { suppressionRoutes } from "./routes/suppressions";
 import { validationHook } from "./schemas/validation";
 
-/** Paths served with a tenant's API key; each also answers 405 to methods it does not have. */
-const TENANT_PATHS = ["/emails", "/emails/*", "/api-keys", "/api-keys/*", "/suppressions", "/suppressions/*"];
-const OTHER_PATHS = ["/admin/*", "/health", "/health/ready"];
+/** Resources served with a tenant's API key. In Hono `/emails/*` also matches `/emails` itself. */
+const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*"];
+/** Every path prefix with routes, each answering 405 to methods it does not have. */
+const ROUTED_PATHS = [...TENANT_RESOURCES, "/admin/*", "/health/*"];
 
 export function createApp(): OpenAPIHono<AppEnv> {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 	app.use("*", requestId);
 	app.use("*", bodyLimit);
-	for (const path of TENANT_PATHS) app.use(path, authenticate);
+	for (const path of TENANT_RESOURCES) app.use(path, authenticate);
 
 	app.route("/", healthRoutes);
 	app.route("/", adminRoutes);
@@ -36,7 +37,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.route("/", suppressionRoutes);
 
 	// Reached only when no route above matched the method: the path exists, the method does not.
-	for (const path of [...TENANT_PATHS, ...OTHER_PATHS]) {
+	for (const path of ROUTED_PATHS) {
 		app.all(path, (c) => {
 			throw new ApiError("method_not_allowed", `Method ${c.req.method} is not allowed on ${c.req.path}`);
 		});

@@ -94,6 +94,8 @@ export async function transitionEmail(
 		db.insert(emailEvents).select(
 			db
 				.select({
+					// Every column in table order (drizzle's rule for INSERT … SELECT); NULL lets SQLite assign the id.
+					id: sql<number>`NULL`.as("id"),
 					emailId: emails.id,
 					tenantId: emails.tenantId,
 					type: sql<string>`${change.to}`.as("type"),

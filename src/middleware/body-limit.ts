@@ -6,6 +6,8 @@ import { ApiError } from "../errors";
 
 /** Rejects request bodies over `MAX_REQUEST_BYTES` (default 40 MB, Resend's) with 413 before anything is parsed. */
 export const bodyLimit: MiddlewareHandler<AppEnv> = (c, next) => {
+	// Bodyless reads skip it, so /health answers even when the configuration is broken.
+	if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return next();
 	const maxSize = getConfig(c.env).maxRequestBytes;
 	return honoBodyLimit({
 		maxSize,

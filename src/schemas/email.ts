@@ -41,9 +41,16 @@ export const Mailbox = z
 	})
 	.openapi({ example: "Acme <onboarding@acme.com>" });
 
+/** One address or a list of up to 50 (Resend accepts both); normalised to a list before validation, so the
+ * error for 51 addresses says so instead of a generic "invalid union". */
 const MailboxList = z
-	.union([Mailbox, z.array(Mailbox).max(EMAIL_LIMITS.recipientsPerField, "At most 50 recipients are allowed")])
-	.transform((v) => (Array.isArray(v) ? v : [v]));
+	.preprocess(
+		(v) => (typeof v === "string" ? [v] : v),
+		z.array(Mailbox).min(1).max(EMAIL_LIMITS.recipientsPerField, "At most 50 recipients are allowed"),
+	)
+	.openapi({
+		anyOf: [{ type: "string" }, { type: "array", items: { type: "string" }, maxItems: EMAIL_LIMITS.recipientsPerField }],
+	});
 
 export const Tag = z.object({
 	name: z
