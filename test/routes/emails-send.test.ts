@@ -157,6 +157,7 @@ describe("POST /emails rejects bad input with the documented shape and writes no
 			422,
 			"validation_error",
 		],
+		["an empty recipient list", (d) => ({ body: { from: `a@${d}`, to: [], subject: "s", text: "t" } }), 422, "validation_error"],
 		["an invalid recipient", (d) => ({ body: { from: `a@${d}`, to: "not-an-address", subject: "s", text: "t" } }), 422, "validation_error"],
 		[
 			"an invalid cc",
@@ -280,8 +281,18 @@ describe("POST /emails rejects bad input with the documented shape and writes no
 		expect(res.status, JSON.stringify(res.body)).toBe(status);
 		expect(res.body).toEqual({ statusCode: status, name, message: expect.any(String) });
 		expect(res.body.message.length).toBeGreaterThan(0);
+		expect(res.body.message).not.toMatch(/^Invalid `\w+`: Invalid input$/);
 		expect(send).not.toHaveBeenCalled();
 		expect(await counts(t.tenantId)).toEqual({ emails: 0, events: 0, idempotency: 0 });
+	});
+
+	it("says how many recipients are allowed when there are too many", async () => {
+		const t = await seedTenant();
+		const res = await call<ErrorBody>("POST", "/emails", {
+			key: t.key,
+			body: email(t, { to: Array.from({ length: 51 }, (_, i) => `u${i}@example.org`) }),
+		});
+		expect(res.body.message).toContain("At most 50 recipients");
 	});
 
 	it("refuses a body over the request size limit with 413", async () => {

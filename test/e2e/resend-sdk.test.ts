@@ -1,0 +1,180 @@
+/**
+ * End to end: a real `wrangler dev` with its own fresh local state, driven by the official `resend` SDK with
+ * only the base URL changed (DESIGN §8). Each test asserts what an SDK user sees.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Resend } from "resend";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, ensureDevTenant, findFreePort, startDevServer } from "../../scripts/lib/dev-server.mjs";
+
+const FROM = "Acme <hello@example.com>";
+const TO = "delivered@example.org";
+
+let server: DevServer | undefined;
+let stateDir: string | undefined;
+let url: string;
+let apiKey: string;
+let resend: Resend;
+
+beforeAll(async () => {
+	stateDir = await mkdtemp(path.join(tmpdir(), "mailroom-e2e-"));
+	const adminToken = randomBytes(32).toString("hex");
+	server = await startDevServer({
+		port: await findFreePort(),
+		persistTo: path.join(stateDir, "state"),
+		vars: { ADMIN_TOKEN: adminToken, ALLOW_HTTP_WEBHOOKS: "true" },
+	});
+	url = server.url;
+	const tenant = await ensureDevTenant({ url, adminToken, stateFile: path.join(stateDir, "dev-tenant.json") });
+	apiKey = tenant.token;
+	resend = new Resend(apiKey, { baseUrl: url });
+});
+
+afterAll(async () => {
+	await server?.stop();
+	if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+/** A unique subject per call, so assertions never match another test's email. */
+function subject(label: string): string {
+	return `${label} ${randomUUID()}`;
+}
+
+/** `data` of a successful SDK call; fails the test with the error otherwise. */
+function ok<T>(result: { data: T | null; error: unknown }): T {
+	expect(result.error).toBeNull();
+	expect(result.data).not.toBeNull();
+	return result.data as T;
+}
+
+describe("resend SDK against wrangler dev", () => {
+	it("sends an email and retrieves it", async () => {
+		const subj = subject("Hello");
+		const sent = await resend.emails.send({ from: FROM, to: TO, subject: subj, text: "Hello from the SDK" });
+		expect(sent.error).toBeNull();
+		expect(sent.data).toEqual({ id: expect.any(String) });
+		const id = ok(sent).id;
+
+		const email = ok(await resend.emails.get(id));
+		expect(email).toMatchObject({ object: "email", id, from: FROM, to: [TO], subject: subj, text: "Hello from the SDK" });
+		expect(email.last_event).toBe("queued");
+		expect(email.scheduled_at).toBeNull();
+		expect(Number.isNaN(Date.parse(email.created_at))).toBe(false);
+	});
+
+	it("sends a batch whose emails are each retrievable", async () => {
+		const subjects = [subject("Batch one"), subject("Batch two")];
+		const batch = ok(
+			await resend.batch.send([
+				{ from: FROM, to: TO, subject: subjects[0] as string, text: "first" },
+				{ from: FROM, to: ["a@example.org", "b@example.org"], subject: subjects[1] as string, html: "<p>second</p>" },
+			]),
+		);
+		expect(batch.data).toHaveLength(2);
+		const ids = batch.data.map((d) => d.id);
+		expect(new Set(ids).size).toBe(2);
+
+		const first = ok(await resend.emails.get(ids[0] as string));
+		expect(first).toMatchObject({ object: "email", subject: subjects[0], to: [TO] });
+		const second = ok(await resend.emails.get(ids[1] as string));
+		expect(second).toMatchObject({ object: "email", subject: subjects[1], to: ["a@example.org", "b@example.org"], html: "<p>second</p>" });
+	});
+
+	it("lists emails newest first and pages with `after` without repeats", async () => {
+		const mine: string[] = [];
+		for (const label of ["List 1", "List 2", "List 3", "List 4"]) {
+			mine.push(ok(await resend.emails.send({ from: FROM, to: TO, subject: subject(label), text: label })).id);
+		}
+		const newestFirst = [...mine].reverse();
+
+		const first = ok(await resend.emails.list({ limit: 2 }));
+		expect(first.object).toBe("list");
+		expect(first.has_more).toBe(true);
+		expect(first.data.map((e) => e.id)).toEqual(newestFirst.slice(0, 2));
+
+		// Walk every page: the second holds our two older emails, any further ones other tests' emails.
+		const seen = first.data.map((e) => e.id);
+		const createdAt = first.data.map((e) => Date.parse(e.created_at));
+		let page = first;
+		while (page.has_more) {
+			const cursor = page.data.at(-1)?.id as string;
+			page = ok(await resend.emails.list({ limit: 2, after: cursor }));
+			expect(page.object).toBe("list");
+			expect(page.data.length).toBeGreaterThan(0);
+			seen.push(...page.data.map((e) => e.id));
+			createdAt.push(...page.data.map((e) => Date.parse(e.created_at)));
+			expect(seen.length).toBeLessThan(100); // no endless paging
+		}
+		expect(new Set(seen).size).toBe(seen.length);
+		expect(seen.slice(0, 4)).toEqual(newestFirst);
+		expect(createdAt).toEqual([...createdAt].sort((a, b) => b - a));
+	});
+
+	it("schedules, reschedules and cancels an email", async () => {
+		const before = Date.now();
+		const id = ok(await resend.emails.send({ from: FROM, to: TO, subject: subject("Later"), text: "later", scheduledAt: "in 2 hours" })).id;
+
+		const scheduled = ok(await resend.emails.get(id));
+		expect(scheduled.last_event).toBe("scheduled");
+		const firstAt = Date.parse(scheduled.scheduled_at as string);
+		expect(firstAt).toBeGreaterThanOrEqual(before + 2 * 3600_000 - 60_000);
+		expect(firstAt).toBeLessThanOrEqual(Date.now() + 2 * 3600_000 + 60_000);
+
+		const newAt = new Date(Date.now() + 3 * 3600_000);
+		newAt.setUTCMilliseconds(0);
+		const updated = ok(await resend.emails.update({ id, scheduledAt: newAt.toISOString() }));
+		expect(updated).toEqual({ object: "email", id });
+		const rescheduled = ok(await resend.emails.get(id));
+		expect(rescheduled.last_event).toBe("scheduled");
+		expect(Date.parse(rescheduled.scheduled_at as string)).toBe(newAt.getTime());
+
+		const canceled = ok(await resend.emails.cancel(id));
+		expect(canceled).toEqual({ object: "email", id });
+		expect(ok(await resend.emails.get(id)).last_event).toBe("canceled");
+
+		const late = await resend.emails.update({ id, scheduledAt: new Date(Date.now() + 4 * 3600_000).toISOString() });
+		expect(late.data).toBeNull();
+		expect(late.error).not.toBeNull();
+		expect(late.error?.name).toEqual(expect.any(String));
+		expect([409, 422]).toContain(late.error?.statusCode);
+	});
+
+	it("replays an idempotent send and rejects the same key with a different body", async () => {
+		const idempotencyKey = `e2e-${randomUUID()}`;
+		const payload = { from: FROM, to: TO, subject: subject("Once"), text: "only once" };
+
+		const first = ok(await resend.emails.send(payload, { idempotencyKey })).id;
+		const again = ok(await resend.emails.send(payload, { idempotencyKey })).id;
+		expect(again).toBe(first);
+
+		const changed = await resend.emails.send({ ...payload, subject: subject("Twice") }, { idempotencyKey });
+		expect(changed.data).toBeNull();
+		expect(changed.error?.name).toBe("invalid_idempotent_request");
+
+		// The replay is marked in a header the SDK does not surface in `data`.
+		const raw = await fetch(`${url}/emails`, {
+			method: "POST",
+			headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json", "Idempotency-Key": idempotencyKey },
+			body: JSON.stringify(payload),
+		});
+		expect(raw.status).toBe(200);
+		expect(raw.headers.get("idempotent-replayed")).toBe("true");
+		expect(await raw.json()).toEqual({ id: first });
+	});
+
+	it("rejects a from address outside the tenant's domains", async () => {
+		const result = await resend.emails.send({ from: "Mallory <mallory@evil.example>", to: TO, subject: subject("Spoof"), text: "no" });
+		expect(result.data).toBeNull();
+		expect(result.error).toMatchObject({ name: "invalid_from_address", statusCode: 422, message: expect.any(String) });
+	});
+
+	it("rejects an invalid API key", async () => {
+		const stranger = new Resend(`mr_${randomBytes(32).toString("base64url")}`, { baseUrl: url });
+		const result = await stranger.emails.send({ from: FROM, to: TO, subject: subject("Who"), text: "?" });
+		expect(result.data).toBeNull();
+		expect(result.error).toMatchObject({ name: "invalid_api_key", statusCode: 403, message: expect.any(String) });
+	});
+});

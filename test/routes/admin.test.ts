@@ -1,0 +1,100 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, call } from "../helpers/api";
+
+type Tenant = Record<string, unknown> & { id: string };
+type ErrorBody = { statusCode: number; name: string; message: string };
+const admin = (method: string, path: string, body?: unknown) => call<Tenant & ErrorBody>(method, path, { key: ADMIN_TOKEN, body });
+
+describe("/admin/tenants", () => {
+	it("creates a tenant with defaults and returns it with 201", async () => {
+		const res = await admin("POST", "/admin/tenants", { name: "Acme", allowed_from_domains: ["Acme.COM"] });
+		expect(res.status).toBe(201);
+		expect(res.body).toEqual({
+			object: "tenant",
+			id: expect.any(String),
+			name: "Acme",
+			allowed_from_domains: ["acme.com"],
+			api_rate: { per_second: 10, burst: 20 },
+			send_rate: { per_second: 10, burst: 100 },
+			daily_quota: 10_000,
+			providers: null,
+			created_at: expect.any(String),
+			updated_at: expect.any(String),
+		});
+	});
+
+	it("stores explicit limits and a provider override, and reads them back", async () => {
+		const created = await admin("POST", "/admin/tenants", {
+			name: "Big",
+			allowed_from_domains: ["big.example"],
+			api_rate: { per_second: 50, burst: 100 },
+			send_rate: { per_second: 20, burst: 40 },
+			daily_quota: 500,
+			providers: ["resend", "postmark"],
+		});
+		const read = await admin("GET", `/admin/tenants/${created.body.id}`);
+		expect(read.body).toMatchObject({ api_rate: { per_second: 50, burst: 100 }, daily_quota: 500, providers: ["resend", "postmark"] });
+	});
+
+	it("changes only the fields given", async () => {
+		const created = await admin("POST", "/admin/tenants", { name: "Patch", allowed_from_domains: ["p.example"] });
+		const patched = await admin("PATCH", `/admin/tenants/${created.body.id}`, { daily_quota: 7 });
+		expect(patched.status).toBe(200);
+		expect(patched.body).toMatchObject({ name: "Patch", daily_quota: 7, allowed_from_domains: ["p.example"] });
+	});
+
+	it("lists tenants newest first with pagination", async () => {
+		for (let i = 0; i < 3; i++) await admin("POST", "/admin/tenants", { name: `L${i}`, allowed_from_domains: ["l.example"] });
+		const page = await call<{ object: string; has_more: boolean; data: Tenant[] }>("GET", "/admin/tenants?limit=2", { key: ADMIN_TOKEN });
+		expect(page.body.object).toBe("list");
+		expect(page.body.data).toHaveLength(2);
+		expect(page.body.has_more).toBe(true);
+	});
+
+	it("answers 404 for unknown tenant ids", async () => {
+		for (const id of ["00000000-0000-4000-8000-000000000000", "nope"]) {
+			expect((await admin("GET", `/admin/tenants/${id}`)).status).toBe(404);
+			expect((await admin("PATCH", `/admin/tenants/${id}`, { name: "x" })).status).toBe(404);
+			const key = await admin("POST", `/admin/tenants/${id}/api-keys`, { name: "k" });
+			expect(key.status).toBe(404);
+			expect(key.body.name).toBe("not_found");
+		}
+		const keys = await env.DB.prepare("SELECT count(*) AS n FROM api_keys WHERE tenant_id = 'nope'").first<number>("n");
+		expect(keys).toBe(0);
+	});
+
+	it.each([
+		[{ allowed_from_domains: ["a.example"] }, "missing_required_field"],
+		[{ name: "x", allowed_from_domains: [] }, "validation_error"],
+		[{ name: "x", allowed_from_domains: ["not a domain"] }, "validation_error"],
+		[{ name: "x", allowed_from_domains: ["a.example"], providers: ["carrier-pigeon"] }, "validation_error"],
+		[{ name: "x", allowed_from_domains: ["a.example"], api_rate: { per_second: -1, burst: 1 } }, "validation_error"],
+		[{ name: "x", allowed_from_domains: ["a.example"], daily_quota: "lots" }, "validation_error"],
+	])("rejects %j with 422 and creates nothing", async (body, name) => {
+		const before = await env.DB.prepare("SELECT count(*) AS n FROM tenants").first<number>("n");
+		const res = await admin("POST", "/admin/tenants", body);
+		expect(res.status).toBe(422);
+		expect(res.body.name).toBe(name);
+		expect(await env.DB.prepare("SELECT count(*) AS n FROM tenants").first<number>("n")).toBe(before);
+	});
+});
+
+describe("/admin/api-keys", () => {
+	it("mints keys stored only as their SHA-256 hash and revokes them", async () => {
+		const tenant = await admin("POST", "/admin/tenants", { name: "Keys", allowed_from_domains: ["k.example"] });
+		const key = await call<{ id: string; token: string }>("POST", `/admin/tenants/${tenant.body.id}/api-keys`, {
+			key: ADMIN_TOKEN,
+			body: { name: "server", permission: "sending_access" },
+		});
+		expect(key.status).toBe(201);
+		expect(key.body.token).toMatch(/^mr_[A-Za-z0-9_-]{43}$/);
+		const stored = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?").bind(key.body.id).first<Record<string, unknown>>();
+		expect(JSON.stringify(stored)).not.toContain(key.body.token);
+		const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key.body.token)));
+		expect(stored?.key_hash).toBe(Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""));
+		const revoked = await admin("DELETE", `/admin/api-keys/${key.body.id}`);
+		expect(revoked.body).toEqual({ object: "api_key", id: key.body.id, deleted: true });
+		expect((await admin("DELETE", `/admin/api-keys/${key.body.id}`)).status).toBe(404);
+	});
+});

@@ -1,0 +1,83 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { call, seedTenant } from "../helpers/api";
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("health", () => {
+	it("GET /health answers without auth", async () => {
+		const res = await call("GET", "/health");
+		expect(res.status).toBe(200);
+		expect(res.body).toEqual({ status: "ok" });
+	});
+
+	it("GET /health/ready checks D1 and the configured providers", async () => {
+		const res = await call<{ status: string; checks: Record<string, unknown> }>("GET", "/health/ready");
+		expect(res.status).toBe(200);
+		expect(res.body).toEqual({ status: "ready", checks: { d1: { ok: true }, providers: { sandbox: { ready: true, missing: [] } } } });
+	});
+
+	it("GET /health/ready answers 503 when D1 fails", async () => {
+		vi.spyOn(env.DB, "prepare").mockImplementation(() => {
+			throw new Error("D1 down");
+		});
+		const res = await call<{ status: string; checks: { d1: { ok: boolean } } }>("GET", "/health/ready");
+		expect(res.status).toBe(503);
+		expect(res.body.status).toBe("not_ready");
+		expect(res.body.checks.d1.ok).toBe(false);
+	});
+});
+
+describe("OpenAPI and docs", () => {
+	it("serves an OpenAPI 3.1 document generated from the schemas", async () => {
+		const res = await call<{
+			openapi: string;
+			paths: Record<string, Record<string, unknown>>;
+			components: { schemas: Record<string, unknown> };
+		}>("GET", "/openapi.json");
+		expect(res.status).toBe(200);
+		expect(res.body.openapi).toBe("3.1.0");
+		expect(Object.keys(res.body.paths)).toEqual(
+			expect.arrayContaining([
+				"/emails",
+				"/emails/batch",
+				"/emails/{id}",
+				"/emails/{id}/cancel",
+				"/emails/{id}/events",
+				"/api-keys",
+				"/suppressions",
+				"/admin/tenants",
+			]),
+		);
+		expect(Object.keys(res.body.paths["/emails/{id}"] ?? {}).sort()).toEqual(["get", "patch"]);
+		expect(res.body.components.schemas.SendEmailRequest).toBeDefined();
+	});
+
+	it("serves an interactive reference at /docs", async () => {
+		const res = await call<string>("GET", "/docs");
+		expect(res.status).toBe(200);
+		expect(res.headers.get("content-type")).toContain("text/html");
+		expect(res.body).toContain("/openapi.json");
+	});
+});
+
+describe("routing errors", () => {
+	it("answers 404 not_found for unknown routes", async () => {
+		const res = await call("GET", "/nowhere");
+		expect(res.status).toBe(404);
+		expect(res.body).toEqual({ statusCode: 404, name: "not_found", message: "Route not found" });
+	});
+
+	it("answers 405 method_not_allowed for a known path with another method", async () => {
+		const t = await seedTenant();
+		const res = await call("DELETE", "/emails", { key: t.key });
+		expect(res.status).toBe(405);
+		expect(res.body).toMatchObject({ statusCode: 405, name: "method_not_allowed" });
+		expect((await call("PUT", "/health")).status).toBe(405);
+	});
+
+	it("echoes a safe x-request-id", async () => {
+		const res = await call("GET", "/health", { headers: { "x-request-id": "req-123" } });
+		expect(res.headers.get("x-request-id")).toBe("req-123");
+	});
+});

@@ -1,0 +1,42 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { call, email, seedTenant } from "../helpers/api";
+import { countD1 } from "../helpers/d1-counter";
+
+afterEach(() => vi.restoreAllMocks());
+
+/**
+ * The accept path's D1 budget (DESIGN §1): auth (1) + claim/suppression reads (1) + the write transaction (1),
+ * however many emails a request carries. These numbers are reported in the issue notes; a regression fails here.
+ */
+describe("D1 round trips per accepted request", () => {
+	it("is 3 for a single send, with or without an idempotency key", async () => {
+		const t = await seedTenant();
+		const counter = countD1();
+		expect((await call("POST", "/emails", { key: t.key, body: email(t) })).status).toBe(200);
+		expect(counter.roundTrips()).toBe(3);
+		console.log(`single send: ${counter.roundTrips()} round trips, ${counter.statements()} statements`);
+		counter.reset();
+		expect((await call("POST", "/emails", { key: t.key, body: email(t), headers: { "Idempotency-Key": "rt" } })).status).toBe(200);
+		expect(counter.roundTrips()).toBe(3);
+		console.log(`single send with key: ${counter.roundTrips()} round trips, ${counter.statements()} statements`);
+	});
+
+	it("is 3 for a batch of 100", async () => {
+		const t = await seedTenant();
+		const body = Array.from({ length: 100 }, (_, i) => email(t, { to: [`a${i}@example.org`, `b${i}@example.org`] }));
+		const counter = countD1();
+		const res = await call<{ data: unknown[] }>("POST", "/emails/batch", { key: t.key, body, headers: { "Idempotency-Key": "rt-batch" } });
+		expect(res.body.data).toHaveLength(100);
+		expect(counter.roundTrips()).toBe(3);
+		console.log(`batch of 100: ${counter.roundTrips()} round trips, ${counter.statements()} statements`);
+	});
+
+	it("is 2 for an idempotent replay (auth, claim read, nothing written)", async () => {
+		const t = await seedTenant();
+		await call("POST", "/emails", { key: t.key, body: email(t), headers: { "Idempotency-Key": "again" } });
+		const counter = countD1();
+		const replay = await call("POST", "/emails", { key: t.key, body: email(t), headers: { "Idempotency-Key": "again" } });
+		expect(replay.headers.get("idempotent-replayed")).toBe("true");
+		expect(counter.roundTrips()).toBe(2);
+	});
+});

@@ -1,0 +1,17 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * End-to-end tests: a real `wrangler dev` (started by the tests themselves) driven over HTTP by the official
+ * `resend` SDK. Plain Node, no Workers pool: the Worker runs in wrangler's workerd, not in the test process.
+ */
+export default defineConfig({
+	test: {
+		include: ["test/e2e/**/*.test.ts"],
+		environment: "node",
+		// Starting wrangler dev (migrations, bundling, workerd) takes a few seconds, more on a cold or busy machine.
+		testTimeout: 120_000,
+		hookTimeout: 120_000,
+		// Each file starts its own dev server on a free port; keep them from competing for the CPU.
+		fileParallelism: false,
+	},
+});
