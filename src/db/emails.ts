@@ -36,8 +36,10 @@ export async function listEmails(db: Db, tenantId: string, options: ListEmailsOp
 	if (options.to) {
 		const address = options.to.toLowerCase();
 		// Recipients are stored as written (`Name <a@b.co>` or `a@b.co`); match the bare address either way.
+		// `%` and `_` in the caller's input are escaped (with `!`) so they match themselves, not any character.
+		const pattern = `%<${address.replace(/[!%_]/g, "!$&")}>`;
 		conditions.push(
-			sql`EXISTS (SELECT 1 FROM json_each(${emails.to}) WHERE lower(value) = ${address} OR lower(value) LIKE ${`%<${address}>`})`,
+			sql`EXISTS (SELECT 1 FROM json_each(${emails.to}) WHERE lower(value) = ${address} OR lower(value) LIKE ${pattern} ESCAPE '!')`,
 		);
 	}
 	const towardsNewer = options.before !== undefined;

@@ -115,6 +115,15 @@ describe("GET /emails", () => {
 		expect(byTo.body.data.map((e) => e.id)).toEqual([named]);
 	});
 
+	it("treats % and _ in the to filter literally", async () => {
+		const t = await seedTenant();
+		await send(t, { to: "Ann <ann@example.org>" });
+		for (const q of ["%25@example.org", "a_n@example.org", "%25"]) {
+			const res = await call<ListBody>("GET", `/emails?to=${q}`, { key: t.key });
+			expect(res.body.data, q).toEqual([]);
+		}
+	});
+
 	it.each([
 		["limit=0", "invalid_parameter"],
 		["limit=101", "invalid_parameter"],
