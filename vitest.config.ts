@@ -20,5 +20,7 @@ export default defineConfig({
 		include: ["test/**/*.test.ts"],
 		exclude: ["test/e2e/**", "node_modules/**"],
 		setupFiles: ["./test/helpers/apply-migrations.ts"],
+		// Prism mocks of the Resend and SendGrid specs for the provider conformance tests (test/providers).
+		globalSetup: ["./test/helpers/prism-setup.ts"],
 	},
 });

@@ -1,0 +1,72 @@
+/**
+ * HTTP plumbing shared by the adapters: a call with a timeout that tells a definite failure (nothing was sent)
+ * from an uncertain one (the request left, no answer), and the standard classification of HTTP statuses.
+ */
+import type { ProviderError } from "./types";
+
+export type HttpCall = { ok: true; response: Response } | { ok: false; error: ProviderError };
+
+/**
+ * `fetch` with a timeout. A network error before any answer (DNS, connection refused or reset) is `transient`:
+ * the provider did not accept the email. A timeout is `uncertain`: the request may have been processed.
+ */
+export async function callProvider(url: string, init: RequestInit, timeoutMs: number, fetcher: typeof fetch = fetch): Promise<HttpCall> {
+	try {
+		const response = await fetcher(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+		return { ok: true, response };
+	} catch (e) {
+		const name = e instanceof Error ? e.name : "";
+		if (name === "TimeoutError" || name === "AbortError") {
+			return { ok: false, error: { kind: "uncertain", message: `no answer within ${timeoutMs} ms` } };
+		}
+		return { ok: false, error: { kind: "transient", message: `network error: ${e instanceof Error ? e.message : String(e)}` } };
+	}
+}
+
+/** Seconds from `Retry-After` (delta seconds or HTTP date), else from an epoch-seconds reset header. */
+export function retryAfterSeconds(headers: Headers, now: number = Date.now(), resetHeader?: string): number | undefined {
+	const retryAfter = headers.get("retry-after");
+	if (retryAfter !== null) {
+		const seconds = Number(retryAfter);
+		if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
+		const date = Date.parse(retryAfter);
+		if (Number.isFinite(date)) return Math.max(0, Math.ceil((date - now) / 1000));
+	}
+	if (resetHeader) {
+		const reset = Number(headers.get(resetHeader));
+		if (Number.isFinite(reset) && reset > 0) return Math.max(0, Math.ceil(reset - now / 1000));
+	}
+	return undefined;
+}
+
+/**
+ * The default reading of a non-2xx status: 408/5xx transient, 429 rate limited, 401/403 a provider-level
+ * permanent error (credentials), other 4xx a permanent error of this email.
+ */
+export function classifyStatus(status: number, message: string, headers: Headers, resetHeader?: string): ProviderError {
+	const retry = retryAfterSeconds(headers, Date.now(), resetHeader);
+	const withRetry = retry === undefined ? {} : { retryAfterSeconds: retry };
+	if (status === 429) return { kind: "rate_limited", message, status, ...withRetry };
+	if (status === 408 || status >= 500) return { kind: "transient", message, status, ...withRetry };
+	if (status === 401 || status === 403) return { kind: "permanent", message, status, scope: "provider" };
+	return { kind: "permanent", message, status, scope: "message" };
+}
+
+/** The response body as text, cut to a length safe to store in an event. */
+export async function bodySnippet(response: Response, max = 500): Promise<string> {
+	try {
+		const text = await response.text();
+		return text.length > max ? `${text.slice(0, max)}…` : text;
+	} catch {
+		return "";
+	}
+}
+
+/** JSON.parse that answers `undefined` for text that is not JSON (error bodies are often HTML or empty). */
+export function parseJsonOrUndefined(text: string): unknown {
+	try {
+		return JSON.parse(text);
+	} catch {
+		return undefined;
+	}
+}

@@ -1,0 +1,111 @@
+/**
+ * Resend adapter: `POST {baseUrl}/emails` (resend.openapi.yaml `SendEmailRequest`, providers.md §1).
+ *
+ * Our email id goes out twice: as the `Idempotency-Key` (Resend replays the first answer for 24 h, so any retry
+ * is safe, including after an uncertain outcome) and as the `mailroom_id` tag, which Resend echoes in webhooks.
+ * A UUID is a valid tag value (letters, digits, `-`). Classification: 429 `rate_limit_exceeded` is rate limited,
+ * 429 daily/monthly quota is a provider-level permanent error, 409 `concurrent_idempotent_requests` is transient
+ * (the first request is still running), anything else follows `classifyStatus` with Resend's error name as `code`.
+ */
+import { z } from "zod";
+import { err, ok } from "../lib/result";
+import { bodySnippet, callProvider, classifyStatus, parseJsonOrUndefined, retryAfterSeconds } from "./http";
+import type { EmailProvider, HttpProviderOptions, OutboundEmail, ProviderError, SendOutcome } from "./types";
+
+export type ResendProviderOptions = { apiKey: string } & HttpProviderOptions;
+
+/** The tag carrying our email id, read back from Resend's webhook `data.tags`. */
+export const RESEND_ID_TAG = "mailroom_id";
+
+const QUOTA_ERRORS = new Set(["daily_quota_exceeded", "monthly_quota_exceeded"]);
+/** Error bodies are a few hundred bytes; read enough to parse them whole. */
+const ERROR_BODY_MAX = 4_000;
+
+const SendEmailResponse = z.object({ id: z.string().min(1) });
+const ErrorResponse = z.object({ name: z.string().min(1), message: z.string().optional() });
+
+type SendEmailRequest = {
+	from: string;
+	to: string[];
+	cc?: string[];
+	bcc?: string[];
+	reply_to?: string[];
+	subject: string;
+	html?: string;
+	text?: string;
+	headers?: Record<string, string>;
+	attachments?: { filename: string; content: string; content_type: string; content_id?: string }[];
+	tags: { name: string; value: string }[];
+};
+
+/**
+ * @example
+ * const resend = createResendProvider({ apiKey: env.RESEND_API_KEY, baseUrl: "https://api.resend.com", timeoutMs: 15_000 });
+ * const outcome = await resend.send(email, { attempt: 1 });
+ */
+export function createResendProvider(options: ResendProviderOptions): EmailProvider {
+	const url = `${options.baseUrl.replace(/\/+$/, "")}/emails`;
+	return {
+		name: "resend",
+		supportsIdempotency: true,
+		async send(email: OutboundEmail): Promise<SendOutcome> {
+			const init: RequestInit = {
+				method: "POST",
+				headers: {
+					Authorization: `Bearer ${options.apiKey}`,
+					"Content-Type": "application/json",
+					"Idempotency-Key": email.id,
+				},
+				body: JSON.stringify(toSendEmailRequest(email)),
+			};
+			const call = await callProvider(url, init, options.timeoutMs, options.fetch);
+			if (!call.ok) return err(call.error);
+			const { response } = call;
+			if (!response.ok) return err(await classifyResendError(response));
+			// A 2xx we cannot read may still mean sent; the idempotency key makes the consumer's retry safe.
+			const body = SendEmailResponse.safeParse(await response.json().catch(() => undefined));
+			if (!body.success) return err({ kind: "uncertain", message: `HTTP ${response.status} without an email id` });
+			return ok({ providerMessageId: body.data.id });
+		},
+	};
+}
+
+function toSendEmailRequest(email: OutboundEmail): SendEmailRequest {
+	const tags = email.tags.filter((tag) => tag.name !== RESEND_ID_TAG);
+	return {
+		from: email.from,
+		to: email.to,
+		...(email.cc.length > 0 && { cc: email.cc }),
+		...(email.bcc.length > 0 && { bcc: email.bcc }),
+		...(email.replyTo.length > 0 && { reply_to: email.replyTo }),
+		subject: email.subject,
+		...(email.html !== null && { html: email.html }),
+		...(email.text !== null && { text: email.text }),
+		...(Object.keys(email.headers).length > 0 && { headers: email.headers }),
+		...(email.attachments.length > 0 && {
+			attachments: email.attachments.map((a) => ({
+				filename: a.filename,
+				content: a.content,
+				content_type: a.contentType,
+				...(a.contentId !== null && { content_id: a.contentId }),
+			})),
+		}),
+		tags: [...tags, { name: RESEND_ID_TAG, value: email.id }],
+	};
+}
+
+async function classifyResendError(response: Response): Promise<ProviderError> {
+	const { status, headers } = response;
+	const text = await bodySnippet(response, ERROR_BODY_MAX);
+	const body = ErrorResponse.safeParse(parseJsonOrUndefined(text));
+	if (!body.success) return classifyStatus(status, `HTTP ${status}: ${text.slice(0, 500)}`, headers);
+	const { name } = body.data;
+	const message = `HTTP ${status} ${name}: ${body.data.message ?? ""}`;
+	if (status === 429 && QUOTA_ERRORS.has(name)) return { kind: "permanent", message, status, code: name, scope: "provider" };
+	if (status === 409 && name === "concurrent_idempotent_requests") {
+		const retry = retryAfterSeconds(headers);
+		return { kind: "transient", message, status, ...(retry !== undefined && { retryAfterSeconds: retry }) };
+	}
+	const error = classifyStatus(status, message, headers);
+	return error.kind === "permanent" ? { ...error, code: name } : error;
+}

@@ -1,0 +1,73 @@
+/**
+ * The provider interface (DESIGN §5, §6): every adapter turns one outbound email into one provider call and
+ * classifies the outcome. Expected failures are values, never exceptions.
+ *
+ * How the consumer acts on each kind:
+ * - `transient`     network failure or 5xx with no message id: retry with backoff; fails over to the next provider.
+ * - `rate_limited`  429 or a provider "throttled": retry no sooner than `retryAfterSeconds`; fails over.
+ * - `permanent`     the request itself is bad (4xx): `failed` at once, no failover; `suppress` lists recipients
+ *                   the provider refuses for good (Postmark 406) so they are added to the tenant's suppressions.
+ *                   With `scope: "provider"` (bad credentials, account suspended, quota) the provider cannot send
+ *                   anything: it fails over and is retried like a transient error instead.
+ * - `uncertain`     the request left and no answer came (timeout): the provider may have sent it. Retried only
+ *                   where the provider deduplicates by our idempotency key; otherwise reconciled by lookup.
+ */
+import type { Tag } from "../db/schema";
+import type { Mailbox } from "../lib/address";
+import type { Result } from "../lib/result";
+import type { ProviderName } from "./catalog";
+
+export type OutboundAttachment = {
+	filename: string;
+	contentType: string;
+	/** Base64 of the bytes. */
+	content: string;
+	contentId: string | null;
+};
+
+/** Everything a provider needs to send one email; addresses are the strings the client gave (`Name <a@b>`). */
+export type OutboundEmail = {
+	/** Our email id: the provider's idempotency key where it has one, and metadata everywhere. */
+	id: string;
+	tenantId: string;
+	from: string;
+	fromMailbox: Mailbox;
+	to: string[];
+	cc: string[];
+	bcc: string[];
+	replyTo: string[];
+	subject: string;
+	html: string | null;
+	text: string | null;
+	headers: Record<string, string>;
+	tags: Tag[];
+	attachments: OutboundAttachment[];
+};
+
+export type ProviderError =
+	| { kind: "transient"; message: string; status?: number; retryAfterSeconds?: number }
+	| { kind: "rate_limited"; message: string; status?: number; retryAfterSeconds?: number }
+	| { kind: "permanent"; message: string; status?: number; code?: string; scope: "message" | "provider"; suppress?: string[] }
+	| { kind: "uncertain"; message: string };
+
+export type SendOutcome = Result<{ providerMessageId: string }, ProviderError>;
+
+export type SendContext = {
+	/** 1 for the first provider call of this email, counted in D1 across retries. */
+	attempt: number;
+};
+
+export interface EmailProvider {
+	readonly name: ProviderName;
+	/** True when a repeated request with our id as idempotency key cannot send twice (Resend, Brevo). */
+	readonly supportsIdempotency: boolean;
+	send(email: OutboundEmail, context: SendContext): Promise<SendOutcome>;
+}
+
+/** Settings shared by the HTTP adapters. */
+export type HttpProviderOptions = {
+	baseUrl: string;
+	/** Abort a provider call after this long; the outcome is then `uncertain`. */
+	timeoutMs: number;
+	fetch?: typeof fetch;
+};

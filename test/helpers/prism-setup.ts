@@ -1,0 +1,124 @@
+/**
+ * Vitest globalSetup (runs in Node, not workerd): serves the providers' published OpenAPI specs with Prism as
+ * validating mocks, so adapter tests check our request bodies against the real contracts.
+ *
+ * Contract: each mock listens on 127.0.0.1 on a free port with `--errors`, so a request the spec rejects gets a
+ * 4xx instead of a mock success. Both start in parallel; setup resolves once each answers HTTP, provides the base
+ * URLs as `prismResendUrl` and `prismSendGridUrl` (read with `inject()`), and the returned teardown stops them.
+ * The specs are unmodified copies kept in `test/specs/` (see its README), so a fresh clone tests on its own.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+	export interface ProvidedContext {
+		/** Prism mock of `resend.openapi.yaml`, e.g. `http://127.0.0.1:41234` (no trailing slash). */
+		prismResendUrl: string;
+		/** Prism mock of `sendgrid-mail-v3.openapi.json`. */
+		prismSendGridUrl: string;
+	}
+}
+
+const STARTUP_TIMEOUT_MS = 20_000;
+const LOG_TAIL_CHARS = 4_000;
+
+type Mock = { url: string; child: ChildProcess; log: () => string };
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+	const specs = path.resolve(project.config.root, "test", "specs");
+	const started = await Promise.allSettled([
+		startPrism(path.join(specs, "resend.openapi.yaml")),
+		startPrism(path.join(specs, "sendgrid-mail-v3.openapi.json")),
+	]);
+	const mocks = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+	const failure = started.find((s) => s.status === "rejected");
+	if (failure) {
+		await Promise.all(mocks.map(stopPrism));
+		throw failure.reason;
+	}
+	const [resend, sendgrid] = mocks;
+	if (!resend || !sendgrid) throw new Error("prism-setup: a mock did not start");
+	project.provide("prismResendUrl", resend.url);
+	project.provide("prismSendGridUrl", sendgrid.url);
+	return async () => {
+		await Promise.all(mocks.map(stopPrism));
+	};
+}
+
+async function startPrism(specPath: string): Promise<Mock> {
+	if (!existsSync(specPath)) throw new Error(`prism-setup: spec not found at ${specPath} `);
+	const port = await freePort();
+	const child = spawn(process.execPath, [prismBin(), "mock", "--errors", "-v", "warn", "-h", "127.0.0.1", "-p", String(port), specPath], {
+		stdio: ["ignore", "pipe", "pipe"],
+	});
+	// Should vitest exit without running teardown (a crash, a second Ctrl-C), do not leave Prism behind.
+	const killOnExit = () => child.kill("SIGKILL");
+	process.once("exit", killOnExit);
+	child.once("exit", () => process.off("exit", killOnExit));
+	let tail = "";
+	const keep = (chunk: Buffer) => {
+		tail = (tail + chunk.toString("utf8")).slice(-LOG_TAIL_CHARS);
+	};
+	child.stdout?.on("data", keep);
+	child.stderr?.on("data", keep);
+	const mock: Mock = { url: `http://127.0.0.1:${port}`, child, log: () => tail };
+	try {
+		await waitUntilAnswering(mock, path.basename(specPath));
+	} catch (e) {
+		await stopPrism(mock);
+		throw e;
+	}
+	return mock;
+}
+
+/** Any HTTP answer (Prism says 404 for `/`) means the server is up; connection errors mean not yet. */
+async function waitUntilAnswering(mock: Mock, label: string): Promise<void> {
+	const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+	while (Date.now() < deadline) {
+		if (mock.child.exitCode !== null || mock.child.signalCode !== null) {
+			throw new Error(`prism-setup: prism for ${label} exited (${mock.child.exitCode ?? mock.child.signalCode}):\n${mock.log()}`);
+		}
+		try {
+			const response = await fetch(mock.url, { signal: AbortSignal.timeout(1_000) });
+			await response.body?.cancel();
+			return;
+		} catch {
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		}
+	}
+	throw new Error(`prism-setup: prism for ${label} did not answer within ${STARTUP_TIMEOUT_MS} ms:\n${mock.log()}`);
+}
+
+async function stopPrism(mock: Mock): Promise<void> {
+	const { child } = mock;
+	if (child.exitCode !== null || child.signalCode !== null) return;
+	const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+	child.kill("SIGTERM");
+	const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
+	await exited;
+	clearTimeout(timer);
+}
+
+function prismBin(): string {
+	const require = createRequire(import.meta.url);
+	return path.join(path.dirname(require.resolve("@stoplight/prism-cli/package.json")), "dist", "index.js");
+}
+
+/** A port the OS reports free right now (released before Prism binds it; the race is acceptable in tests). */
+function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.once("error", reject);
+		server.listen(0, "127.0.0.1", () => {
+			const address = server.address();
+			server.close(() => {
+				if (address !== null && typeof address === "object") resolve(address.port);
+				else reject(new Error("prism-setup: no port assigned"));
+			});
+		});
+	});
+}
