@@ -14,13 +14,14 @@ import { bodyLimit } from "./middleware/body-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
+import { deadLetterRoutes } from "./routes/dead-letters";
 import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
 import { suppressionRoutes } from "./routes/suppressions";
 import { validationHook } from "./schemas/validation";
 
 /** Resources served with a tenant's API key. In Hono `/emails/*` also matches `/emails` itself. */
-const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*"];
+const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*", "/dead-letters/*"];
 /** Every path prefix with routes, each answering 405 to methods it does not have. */
 const ROUTED_PATHS = [...TENANT_RESOURCES, "/admin/*", "/health/*"];
 
@@ -35,6 +36,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.route("/", emailRoutes);
 	app.route("/", apiKeyRoutes);
 	app.route("/", suppressionRoutes);
+	app.route("/", deadLetterRoutes);
 
 	// Reached only when no route above matched the method: the path exists, the method does not.
 	for (const path of ROUTED_PATHS) {

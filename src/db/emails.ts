@@ -1,6 +1,6 @@
 /** Queries for emails and their events. Every query is scoped by tenant: another tenant's id is simply absent. */
 import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
-import type { Db } from "./client";
+import type { Db, Statement } from "./client";
 import { type EmailEventRow, type EmailRow, type EmailStatus, emailEvents, emails } from "./schema";
 
 export async function getEmail(db: Db, tenantId: string, id: string): Promise<EmailRow | undefined> {
@@ -93,22 +93,39 @@ export async function transitionEmail(
 			.set({ ...change.set, status: change.to, lastEvent: change.to, updatedAt: change.now })
 			.where(and(eq(emails.id, id), eq(emails.tenantId, tenantId), inArray(emails.status, change.from)))
 			.returning(),
-		db.insert(emailEvents).select(
-			db
-				.select({
-					// Every column in table order (drizzle's rule for INSERT … SELECT); NULL lets SQLite assign the id.
-					id: sql<number>`NULL`.as("id"),
-					emailId: emails.id,
-					tenantId: emails.tenantId,
-					type: sql<string>`${change.to}`.as("type"),
-					at: sql<number>`${change.now}`.as("at"),
-					provider: sql<null>`NULL`.as("provider"),
-					detail: sql<string | null>`${change.detail ? JSON.stringify(change.detail) : null}`.as("detail"),
-					dedupeKey: sql<null>`NULL`.as("dedupe_key"),
-				})
-				.from(emails)
-				.where(and(eq(emails.id, id), eq(emails.tenantId, tenantId), sql`changes() = 1`)),
-		),
+		eventIfChanged(db, { emailId: id, tenantId, type: change.to, at: change.now, detail: change.detail ?? null }),
 	]);
 	return updated[0];
+}
+
+export type GuardedEvent = {
+	emailId: string;
+	tenantId: string;
+	type: string;
+	at: number;
+	provider?: string | null;
+	detail?: Record<string, unknown> | null;
+};
+
+/**
+ * An event INSERT that takes effect only if the statement just before it in the same batch changed a row
+ * (`changes() = 1`): put it right after a conditional UPDATE so a lost race appends no event.
+ */
+export function eventIfChanged(db: Db, event: GuardedEvent): Statement {
+	return db.insert(emailEvents).select(
+		db
+			.select({
+				// Every column in table order (drizzle's rule for INSERT … SELECT); NULL lets SQLite assign the id.
+				id: sql<number>`NULL`.as("id"),
+				emailId: emails.id,
+				tenantId: emails.tenantId,
+				type: sql<string>`${event.type}`.as("type"),
+				at: sql<number>`${event.at}`.as("at"),
+				provider: sql<string | null>`${event.provider ?? null}`.as("provider"),
+				detail: sql<string | null>`${event.detail ? JSON.stringify(event.detail) : null}`.as("detail"),
+				dedupeKey: sql<null>`NULL`.as("dedupe_key"),
+			})
+			.from(emails)
+			.where(and(eq(emails.id, event.emailId), eq(emails.tenantId, event.tenantId), sql`changes() = 1`)),
+	);
 }

@@ -18,6 +18,8 @@ export const EMAIL_STATUSES = [
 	"complained",
 	"failed",
 	"canceled",
+	/** The provider may or may not have sent it (timeout after the request left); the reconciler decides. */
+	"uncertain",
 ] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
@@ -84,6 +86,8 @@ export const emails = sqliteTable(
 		cc: text("cc_addresses", { mode: "json" }).$type<string[]>().notNull(),
 		bcc: text("bcc_addresses", { mode: "json" }).$type<string[]>().notNull(),
 		replyTo: text("reply_to", { mode: "json" }).$type<string[]>().notNull(),
+		/** Bare lower-cased addresses of to, cc and bcc: what suppressions are checked against at send time. */
+		recipients: text("recipients", { mode: "json" }).$type<string[]>().notNull().default([]),
 		subject: text("subject").notNull(),
 		html: text("html"),
 		text: text("text_body"),
@@ -93,8 +97,10 @@ export const emails = sqliteTable(
 		templateId: text("template_id"),
 		templateVariables: text("template_variables", { mode: "json" }).$type<Record<string, unknown>>(),
 		scheduledAt: integer("scheduled_at"),
+		/** The provider of the last attempt; while queued after a failover, the one to try next. */
 		provider: text("provider"),
 		providerMessageId: text("provider_message_id"),
+		sentAt: integer("sent_at"),
 		/** Provider attempts so far; incremented by the consumer's claim. */
 		attempts: integer("attempts").notNull().default(0),
 		leaseUntil: integer("lease_until"),
@@ -166,7 +172,28 @@ export const suppressions = sqliteTable(
 	(t) => [primaryKey({ columns: [t.tenantId, t.email] })],
 );
 
+/** Emails that ended without delivery because retries ran out or the queue gave up; replayable by the tenant. */
+export const deadLetters = sqliteTable(
+	"dead_letters",
+	{
+		id: text("id").primaryKey(),
+		/** Null only for a queue message too malformed to name its tenant. */
+		tenantId: text("tenant_id"),
+		emailId: text("email_id"),
+		reason: text("reason").notNull(),
+		provider: text("provider"),
+		attempts: integer("attempts").notNull(),
+		lastError: text("last_error"),
+		/** The raw queue body, for messages that could not be parsed. */
+		payload: text("payload"),
+		createdAt: integer("created_at").notNull(),
+		replayedAt: integer("replayed_at"),
+	},
+	(t) => [index("dead_letters_tenant").on(t.tenantId, t.createdAt), index("dead_letters_email").on(t.emailId)],
+);
+
 export type TenantRow = typeof tenants.$inferSelect;
+export type DeadLetterRow = typeof deadLetters.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type EmailRow = typeof emails.$inferSelect;
 export type NewEmailRow = typeof emails.$inferInsert;

@@ -7,6 +7,7 @@ import { getDb } from "../db/client";
 import { getEmail, getEmailWithEvents, listEmails } from "../db/emails";
 import { ApiError } from "../errors";
 import { isUuid } from "../lib/ids";
+import { buildMime } from "../lib/mime";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
 import {
@@ -31,6 +32,7 @@ import { type AcceptDeps, type AcceptItem, type AcceptResult, acceptEmails } fro
 import { toEmailObject } from "../services/email-object";
 import { cancelEmail, rescheduleEmail } from "../services/emails";
 import { newClaim, readIdempotencyKey } from "../services/idempotency";
+import { buildOutboundEmail } from "../services/outbound";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
 export const emailRoutes = createRouter();
@@ -216,5 +218,25 @@ emailRoutes.openapi(
 			},
 			200,
 		);
+	},
+);
+
+emailRoutes.openapi(
+	createRoute({
+		method: "get",
+		path: "/emails/{id}/raw",
+		summary: "The RFC 5322 message as sent (Mailroom extension)",
+		tags: ["Emails"],
+		middleware: [requireFullAccess] as const,
+		request: { params: EmailIdParam },
+		responses: { 200: { description: "The MIME message", content: { "message/rfc822": { schema: { type: "string" } } } }, ...commonErrors },
+	}),
+	async (c) => {
+		const row = await getEmail(getDb(c.env.DB), c.get("auth").tenant.id, emailIdOf(c));
+		if (!row) throw new ApiError("not_found", "Email not found");
+		const outbound = await buildOutboundEmail(row, { bucket: c.env.ATTACHMENTS, maxBytes: getConfig(c.env).maxAttachmentBytes });
+		if (!outbound.ok) throw new ApiError("validation_error", `The message cannot be built: ${outbound.error.message}`, 409);
+		const raw = buildMime(outbound.value, { date: new Date(row.sentAt ?? row.createdAt), messageId: `<${row.id}@mailroom>` });
+		return c.body(raw, 200, { "content-type": "message/rfc822" });
 	},
 );

@@ -6,6 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { EMAIL_LIMITS } from "../config";
+import { EMAIL_STATUSES } from "../db/schema";
 import { parseMailbox } from "../lib/address";
 
 const NO_CRLF = /^[^\r\n]*$/;
@@ -155,9 +156,7 @@ export const ListEmailsQuery = z.object({
 	limit: z.coerce.number().int().min(1).max(100).default(20),
 	after: z.string().optional(),
 	before: z.string().optional(),
-	status: z
-		.enum(["scheduled", "queued", "sending", "sent", "delivery_delayed", "delivered", "bounced", "complained", "failed", "canceled"])
-		.optional(),
+	status: z.enum(EMAIL_STATUSES).optional(),
 	tag: z.string().max(513).optional().openapi({ description: "`name` or `name:value`" }),
 	to: z.string().max(320).optional(),
 });

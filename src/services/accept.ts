@@ -184,6 +184,7 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 	const to = input.to;
 	const cc = input.cc ?? [];
 	const bcc = input.bcc ?? [];
+	const recipients = [...new Set([...to, ...cc, ...bcc].map(bareAddress))];
 	return {
 		row: {
 			id,
@@ -195,6 +196,7 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 			cc,
 			bcc,
 			replyTo: input.reply_to ?? [],
+			recipients,
 			subject: input.subject,
 			html: input.html ?? null,
 			text: input.text ?? null,
@@ -210,7 +212,7 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 		},
 		blobs: files.blobs,
 		delaySeconds: delay <= QUEUE_MAX_DELAY_SECONDS ? delay : null,
-		recipients: [...new Set([...to, ...cc, ...bcc].map(bareAddress))],
+		recipients,
 	};
 }
 

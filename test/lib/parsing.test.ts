@@ -28,7 +28,7 @@ describe("parseMailbox", () => {
 		"a@-b.com",
 		"Name <a@b.com",
 		"a@b.com\r\nBcc: x@y.com",
-		"x".repeat(65) + "@b.com",
+		`${"x".repeat(65)}@b.com`,
 	])("rejects %j", (input) => {
 		expect(parseMailbox(input)).toBeNull();
 	});

@@ -1,0 +1,52 @@
+/**
+ * The consumer of `mailroom-send-dlq`: messages the queue gave up on (max_retries). Each is recorded as a dead
+ * letter and its email, if still waiting to be sent, is marked `failed`, then the message is acked. Rows that are
+ * `sending` or `uncertain` are left alone: a provider call may be in flight, and the recover and reconcile crons
+ * own them. Nothing is dropped silently: if recording fails, the batch is retried.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import { chunkedInserts, type Db, type Statement } from "../db/client";
+import { eventIfChanged } from "../db/emails";
+import { deadLetters, emails } from "../db/schema";
+import { newEmailId } from "../lib/ids";
+import { log } from "../lib/log";
+import { SendQueueMessage } from "../schemas/queue";
+
+export async function consumeSendDeadLetters(batch: MessageBatch<unknown>, db: Db, now: number = Date.now()): Promise<void> {
+	const statements: Statement[] = [];
+	const rows: (typeof deadLetters.$inferInsert)[] = [];
+	for (const message of batch.messages) {
+		const parsed = SendQueueMessage.safeParse(message.body);
+		const body = parsed.success ? parsed.data : null;
+		rows.push({
+			id: newEmailId(now),
+			tenantId: body?.tenantId ?? null,
+			emailId: body?.id ?? null,
+			reason: body ? "queue_retries_exhausted" : "malformed_message",
+			provider: null,
+			attempts: message.attempts,
+			lastError: null,
+			payload: body ? null : JSON.stringify(message.body ?? null).slice(0, 10_000),
+			createdAt: now,
+		});
+		if (!body) continue;
+		statements.push(
+			db
+				.update(emails)
+				.set({ status: "failed", lastEvent: "failed", leaseUntil: null, lastError: "queue retries exhausted", updatedAt: now })
+				.where(and(eq(emails.id, body.id), eq(emails.tenantId, body.tenantId), inArray(emails.status, ["queued", "scheduled"]))),
+			eventIfChanged(db, {
+				emailId: body.id,
+				tenantId: body.tenantId,
+				type: "failed",
+				at: now,
+				detail: { reason: "queue retries exhausted", queue_attempts: message.attempts },
+			}),
+		);
+	}
+	statements.push(...chunkedInserts(db, deadLetters, rows));
+	// Throws on failure: the whole batch is then retried, so no dead letter goes unrecorded.
+	await db.batch(statements as [Statement, ...Statement[]]);
+	batch.ackAll();
+	log.warn("send_dead_letters_recorded", { count: batch.messages.length, emailIds: rows.map((r) => r.emailId).slice(0, 20) });
+}

@@ -1,0 +1,464 @@
+/**
+ * The send consumer (DESIGN §1, §5): every accepted email is sent exactly once or ends visibly failed.
+ *
+ * Per consumed batch, two D1 round trips:
+ * 1. claim — conditional UPDATEs move `queued` rows (and `scheduled` ones whose time has come) to `sending` with a
+ *    lease and `attempts + 1`; a second UPDATE re-claims `sending` rows whose lease expired (a consumer died
+ *    mid-send); the same batch reads suppressed recipients and the tenants' provider lists. Messages whose row
+ *    could not be claimed (canceled, already sent, a duplicate delivery, scheduled later) are acked.
+ * 2. outcomes — every result, its event, failovers, dead letters and sandbox events in one transaction. Each
+ *    UPDATE is guarded by `status = 'sending'`, so a concurrent writer is never overwritten.
+ * Only then is each message acked or retried with a computed delay. If recording fails, claimed messages are
+ *    retried after their lease, and the re-claim path decides: resend where the provider deduplicates by our id,
+ *    otherwise mark `uncertain` for the reconciler, never a blind second send.
+ */
+import { and, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { type Config, getConfig } from "../config";
+import { chunk, chunkedInserts, type Db, getDb, type Statement } from "../db/client";
+import { eventIfChanged } from "../db/emails";
+import { deadLetters, type EmailRow, emails, suppressions, tenants } from "../db/schema";
+import { mapWithConcurrency } from "../lib/concurrency";
+import { newEmailId } from "../lib/ids";
+import { errorFields, log } from "../lib/log";
+import type { ProviderName } from "../providers/catalog";
+import { type ProviderFactory, providerFactory, providerOrder } from "../providers/registry";
+import { SandboxProvider } from "../providers/sandbox";
+import type { EmailProvider, ProviderError, SendOutcome } from "../providers/types";
+import { SendQueueMessage } from "../schemas/queue";
+import { eventStatements, type ProviderEvent } from "../services/events";
+import { buildOutboundEmail } from "../services/outbound";
+import { backoffSeconds } from "./backoff";
+
+/** Workers allow six simultaneous outgoing connections per invocation. */
+export const SEND_CONCURRENCY = 6;
+/** A scheduled row is claimable this long before its time (queue delays are whole seconds). */
+const SCHEDULE_SKEW_MS = 1000;
+/** Ids per claim statement: D1 binds at most 100 parameters and each UPDATE binds a few besides the ids. */
+const CLAIM_CHUNK = 90;
+
+export type SendConsumerDeps = {
+	db: Db;
+	config: Config;
+	attachments: R2Bucket;
+	providers: ProviderFactory;
+	now: () => number;
+	random: () => number;
+};
+
+export function sendConsumerDeps(env: Env): SendConsumerDeps {
+	return {
+		db: getDb(env.DB),
+		config: getConfig(env),
+		attachments: env.ATTACHMENTS,
+		providers: providerFactory(env),
+		now: Date.now,
+		random: Math.random,
+	};
+}
+
+type Claimed = { row: EmailRow; reclaimed: boolean; message: Message<unknown> };
+
+/** What to do with one claimed email, decided from its provider outcome. */
+type Decision =
+	| { kind: "sent"; provider: ProviderName; providerMessageId: string; events: ProviderEvent[] }
+	| { kind: "failed"; reason: string; provider: ProviderName | null; error?: ProviderError; suppress?: string[]; deadLetter: boolean }
+	| { kind: "retry"; provider: ProviderName | null; nextProvider: ProviderName | null; error: ProviderError; delaySeconds: number }
+	| { kind: "uncertain"; provider: ProviderName; error: ProviderError };
+
+export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendConsumerDeps): Promise<void> {
+	const now = deps.now();
+	const byId = new Map<string, Message<unknown>>();
+	const malformed: Message<unknown>[] = [];
+	for (const message of batch.messages) {
+		const parsed = SendQueueMessage.safeParse(message.body);
+		if (!parsed.success) malformed.push(message);
+		else if (byId.has(parsed.data.id))
+			message.ack(); // the same email twice in one batch: one is enough
+		else byId.set(parsed.data.id, message);
+	}
+
+	const ids = [...byId.keys()];
+	const claimedRows: { row: EmailRow; reclaimed: boolean }[] = [];
+	const suppressed = new Map<string, string[]>();
+	const tenantProviders = new Map<string, string[] | null>();
+	if (ids.length > 0 || malformed.length > 0) {
+		const statements: Statement[] = [];
+		const lease = now + deps.config.sendLeaseSeconds * 1000;
+		const kinds: ("claim" | "reclaim" | "suppressed" | "tenants" | "other")[] = [];
+		for (const part of chunk(ids, CLAIM_CHUNK)) {
+			statements.push(
+				deps.db
+					.update(emails)
+					.set({ status: "sending", leaseUntil: lease, attempts: sql`${emails.attempts} + 1`, updatedAt: now })
+					.where(
+						and(
+							inArray(emails.id, part),
+							or(eq(emails.status, "queued"), and(eq(emails.status, "scheduled"), sql`${emails.scheduledAt} <= ${now + SCHEDULE_SKEW_MS}`)),
+						),
+					)
+					.returning(),
+			);
+			kinds.push("claim");
+			statements.push(
+				deps.db
+					.update(emails)
+					.set({ leaseUntil: lease, attempts: sql`${emails.attempts} + 1`, updatedAt: now })
+					.where(and(inArray(emails.id, part), eq(emails.status, "sending"), lt(emails.leaseUntil, now)))
+					.returning(),
+			);
+			kinds.push("reclaim");
+			statements.push(
+				deps.db
+					.select({ emailId: emails.id, email: suppressions.email })
+					.from(emails)
+					.innerJoin(
+						suppressions,
+						and(
+							eq(suppressions.tenantId, emails.tenantId),
+							sql`${suppressions.email} IN (SELECT value FROM json_each(${emails.recipients}))`,
+						),
+					)
+					.where(inArray(emails.id, part)),
+			);
+			kinds.push("suppressed");
+		}
+		const tenantIds = [...new Set([...byId.values()].map((m) => (m.body as SendQueueMessage).tenantId))];
+		for (const part of chunk(tenantIds, 99)) {
+			statements.push(deps.db.select({ id: tenants.id, providers: tenants.providers }).from(tenants).where(inArray(tenants.id, part)));
+			kinds.push("tenants");
+		}
+		statements.push(...deadLetterStatements(deps.db, malformed, now));
+		while (kinds.length < statements.length) kinds.push("other");
+
+		// Round trip 1. If it fails nothing was claimed or sent: throwing retries the whole batch.
+		const results = (await deps.db.batch(statements as [Statement, ...Statement[]])) as unknown[];
+		results.forEach((result, i) => {
+			switch (kinds[i]) {
+				case "claim":
+				case "reclaim":
+					for (const row of result as EmailRow[]) claimedRows.push({ row, reclaimed: kinds[i] === "reclaim" });
+					break;
+				case "suppressed":
+					for (const { emailId, email } of result as { emailId: string; email: string }[]) {
+						suppressed.set(emailId, [...(suppressed.get(emailId) ?? []), email]);
+					}
+					break;
+				case "tenants":
+					for (const t of result as { id: string; providers: string[] | null }[]) tenantProviders.set(t.id, t.providers);
+					break;
+			}
+		});
+		for (const message of malformed) {
+			log.error("send_message_malformed", { messageId: message.id });
+			message.ack();
+		}
+	}
+
+	const claimed: Claimed[] = [];
+	const claimedIds = new Set<string>();
+	for (const { row, reclaimed } of claimedRows) {
+		const message = byId.get(row.id);
+		if (!message) continue;
+		claimed.push({ row, reclaimed, message });
+		claimedIds.add(row.id);
+	}
+	let unclaimed = 0;
+	for (const [id, message] of byId) {
+		if (!claimedIds.has(id)) {
+			unclaimed += 1;
+			message.ack();
+		}
+	}
+	if (claimed.length === 0) {
+		if (unclaimed > 0) log.info("send_batch_nothing_claimed", { unclaimed });
+		return;
+	}
+
+	const decisions = await mapWithConcurrency(claimed, SEND_CONCURRENCY, (c) =>
+		decide(c, deps, suppressed.get(c.row.id) ?? [], tenantProviders.get(c.row.tenantId) ?? null),
+	);
+
+	// Round trip 2: all outcomes in one transaction.
+	const done = deps.now();
+	const statements = claimed.flatMap((c, i) => outcomeStatements(deps.db, c.row, decisions[i] as Decision, done));
+	try {
+		await deps.db.batch(statements as [Statement, ...Statement[]]);
+	} catch (e) {
+		// The sends happened but are not recorded. Offer the messages again once their lease has expired: the
+		// re-claim path resends only where the provider deduplicates by our id, and marks the rest uncertain.
+		log.error("send_outcomes_not_recorded", { ids: claimed.map((c) => c.row.id), ...errorFields(e) });
+		for (const c of claimed) c.message.retry({ delaySeconds: deps.config.sendLeaseSeconds + 1 });
+		return;
+	}
+	claimed.forEach((c, i) => {
+		const decision = decisions[i] as Decision;
+		if (decision.kind === "retry") c.message.retry({ delaySeconds: decision.delaySeconds });
+		else c.message.ack();
+	});
+	log.info("send_batch_done", {
+		claimed: claimed.length,
+		unclaimed,
+		sent: decisions.filter((d) => d.kind === "sent").length,
+		retried: decisions.filter((d) => d.kind === "retry").length,
+		failed: decisions.filter((d) => d.kind === "failed").length,
+		uncertain: decisions.filter((d) => d.kind === "uncertain").length,
+	});
+}
+
+/** Chooses the provider, sends, and turns the outcome into a decision. Never throws for expected failures. */
+async function decide(c: Claimed, deps: SendConsumerDeps, suppressedRecipients: string[], tenantList: string[] | null): Promise<Decision> {
+	const { row } = c;
+	if (suppressedRecipients.length > 0) {
+		return { kind: "failed", reason: `suppressed recipient: ${suppressedRecipients.join(", ")}`, provider: null, deadLetter: false };
+	}
+	const order = providerOrder(deps.config, { providers: tenantList });
+	const chosen = chooseProvider(order, row.provider, deps.providers);
+	if (!chosen) {
+		const error: ProviderError = { kind: "transient", message: `no configured provider among ${order.join(", ") || "(none)"}` };
+		return retryOrFail(row, null, null, error, deps, order);
+	}
+	const { provider, index } = chosen;
+
+	// A lease that expired mid-send: the provider may have accepted the email. The choice above is deterministic
+	// (row and configuration), so this is the provider that was in flight. Only one that deduplicates by our id
+	// may be asked again; for the others the reconciler looks the email up.
+	if (c.reclaimed && !provider.supportsIdempotency) {
+		return { kind: "uncertain", provider: provider.name, error: { kind: "uncertain", message: "lease expired during the provider call" } };
+	}
+
+	const outbound = await buildOutboundEmail(row, { bucket: deps.attachments, maxBytes: deps.config.maxAttachmentBytes });
+	if (!outbound.ok) return fromError(row, provider, index, order, outbound.error, deps);
+
+	let outcome: SendOutcome;
+	try {
+		outcome = await provider.send(outbound.value, { attempt: row.attempts });
+	} catch (e) {
+		// An adapter bug, not an expected failure: handled like a transient one so the email is not lost.
+		log.error("provider_threw", { provider: provider.name, emailId: row.id, ...errorFields(e) });
+		outcome = { ok: false, error: { kind: "transient", message: `provider adapter error: ${e instanceof Error ? e.message : String(e)}` } };
+	}
+	if (outcome.ok) {
+		const events =
+			provider instanceof SandboxProvider ? provider.simulatedEvents(outbound.value, outcome.value.providerMessageId, deps.now()) : [];
+		return { kind: "sent", provider: provider.name, providerMessageId: outcome.value.providerMessageId, events };
+	}
+	return fromError(row, provider, index, order, outcome.error, deps);
+}
+
+function fromError(
+	row: EmailRow,
+	provider: EmailProvider,
+	index: number,
+	order: ProviderName[],
+	error: ProviderError,
+	deps: SendConsumerDeps,
+): Decision {
+	switch (error.kind) {
+		case "permanent":
+			if (error.scope === "message") {
+				return {
+					kind: "failed",
+					reason: error.message,
+					provider: provider.name,
+					error,
+					deadLetter: false,
+					...(error.suppress ? { suppress: error.suppress } : {}),
+				};
+			}
+			return retryOrFail(row, provider.name, nextProvider(order, index, deps.providers), error, deps, order);
+		case "uncertain":
+			if (!provider.supportsIdempotency) return { kind: "uncertain", provider: provider.name, error };
+			// The provider deduplicates by our id: asking the same provider again cannot send twice.
+			return retryOrFail(row, provider.name, provider.name, error, deps, order);
+		case "transient":
+		case "rate_limited":
+			return retryOrFail(row, provider.name, nextProvider(order, index, deps.providers), error, deps, order);
+	}
+}
+
+/**
+ * Another attempt, unless attempts are exhausted. Moving on to a later provider in the list happens at once;
+ * staying with the same one or wrapping around to the first waits the backoff.
+ */
+function retryOrFail(
+	row: EmailRow,
+	provider: ProviderName | null,
+	next: ProviderName | null,
+	error: ProviderError,
+	deps: SendConsumerDeps,
+	order: ProviderName[],
+): Decision {
+	if (row.attempts >= deps.config.maxAttempts) {
+		return { kind: "failed", reason: `gave up after ${row.attempts} attempts: ${error.message}`, provider, error, deadLetter: true };
+	}
+	const movesForward = provider !== null && next !== null && next !== provider && order.indexOf(next) > order.indexOf(provider);
+	const retryAfter = "retryAfterSeconds" in error ? error.retryAfterSeconds : undefined;
+	const delaySeconds = movesForward
+		? 0
+		: backoffSeconds(
+				row.attempts,
+				{ baseSeconds: deps.config.retryBaseSeconds, maxSeconds: deps.config.retryMaxSeconds, random: deps.random },
+				retryAfter,
+			);
+	return { kind: "retry", provider, nextProvider: next, error, delaySeconds };
+}
+
+/** The configured provider to use: the row's current one if still in the list, else the first configured. */
+function chooseProvider(
+	order: ProviderName[],
+	current: string | null,
+	factory: ProviderFactory,
+): { provider: EmailProvider; index: number } | null {
+	const start = current ? Math.max(0, order.indexOf(current as ProviderName)) : 0;
+	for (let step = 0; step < order.length; step++) {
+		const index = (start + step) % order.length;
+		const provider = factory(order[index] as ProviderName);
+		if (provider) return { provider, index };
+	}
+	return null;
+}
+
+/** The next configured provider after `index`, wrapping around; the same one when it is the only one. */
+function nextProvider(order: ProviderName[], index: number, factory: ProviderFactory): ProviderName | null {
+	for (let step = 1; step <= order.length; step++) {
+		const name = order[(index + step) % order.length] as ProviderName;
+		if (factory(name)) return name;
+	}
+	return null;
+}
+
+function errorDetail(error: ProviderError | undefined): Record<string, unknown> {
+	if (!error) return {};
+	return {
+		error: error.message,
+		error_kind: error.kind,
+		...("status" in error && error.status !== undefined ? { status: error.status } : {}),
+		...("code" in error && error.code !== undefined ? { code: error.code } : {}),
+	};
+}
+
+function outcomeStatements(db: Db, row: EmailRow, decision: Decision, now: number): Statement[] {
+	const inFlight = and(eq(emails.id, row.id), eq(emails.status, "sending"));
+	const base = { emailId: row.id, tenantId: row.tenantId, at: now };
+	switch (decision.kind) {
+		case "sent":
+			return [
+				db
+					.update(emails)
+					.set({
+						status: "sent",
+						lastEvent: "sent",
+						provider: decision.provider,
+						providerMessageId: decision.providerMessageId,
+						sentAt: now,
+						leaseUntil: null,
+						lastError: null,
+						updatedAt: now,
+					})
+					.where(inFlight),
+				eventIfChanged(db, {
+					...base,
+					type: "sent",
+					provider: decision.provider,
+					detail: { provider_message_id: decision.providerMessageId, attempt: row.attempts },
+				}),
+				...eventStatements(db, decision.events),
+			];
+		case "retry":
+			return [
+				db
+					.update(emails)
+					.set({ status: "queued", provider: decision.nextProvider, leaseUntil: null, lastError: decision.error.message, updatedAt: now })
+					.where(inFlight),
+				eventIfChanged(db, {
+					...base,
+					type: "attempt_failed",
+					provider: decision.provider,
+					detail: {
+						attempt: row.attempts,
+						retry_in_seconds: decision.delaySeconds,
+						...(decision.nextProvider && decision.nextProvider !== decision.provider ? { failover_to: decision.nextProvider } : {}),
+						...errorDetail(decision.error),
+					},
+				}),
+			];
+		case "uncertain":
+			return [
+				db
+					.update(emails)
+					.set({ status: "uncertain", provider: decision.provider, leaseUntil: null, lastError: decision.error.message, updatedAt: now })
+					.where(inFlight),
+				eventIfChanged(db, {
+					...base,
+					type: "uncertain",
+					provider: decision.provider,
+					detail: { attempt: row.attempts, ...errorDetail(decision.error) },
+				}),
+			];
+		case "failed": {
+			const statements: Statement[] = [
+				db
+					.update(emails)
+					.set({
+						status: "failed",
+						lastEvent: "failed",
+						provider: decision.provider,
+						leaseUntil: null,
+						lastError: decision.reason,
+						updatedAt: now,
+					})
+					.where(inFlight),
+				eventIfChanged(db, {
+					...base,
+					type: "failed",
+					provider: decision.provider,
+					detail: { reason: decision.reason, attempt: row.attempts, ...errorDetail(decision.error) },
+				}),
+			];
+			if (decision.deadLetter) {
+				statements.push(
+					db.insert(deadLetters).values({
+						id: newEmailId(now),
+						tenantId: row.tenantId,
+						emailId: row.id,
+						reason: "max_attempts",
+						provider: decision.provider,
+						attempts: row.attempts,
+						lastError: decision.reason,
+						payload: null,
+						createdAt: now,
+					}),
+				);
+			}
+			const suppress = (decision.suppress ?? []).map((email) => ({
+				tenantId: row.tenantId,
+				email: email.toLowerCase(),
+				reason: "inactive_recipient",
+				source: `${decision.provider ?? "provider"}:rejected:${row.id}`,
+				createdAt: now,
+			}));
+			// 5 columns per row: 20 rows stay under D1's 100 bound parameters.
+			for (const part of chunk(suppress, 20)) statements.push(db.insert(suppressions).values(part).onConflictDoNothing());
+			return statements;
+		}
+	}
+}
+
+/** Dead-letter rows for queue bodies that are not a send message of any version we know. */
+function deadLetterStatements(db: Db, messages: Message<unknown>[], now: number): Statement[] {
+	return chunkedInserts(
+		db,
+		deadLetters,
+		messages.map((m) => ({
+			id: newEmailId(now),
+			tenantId: null,
+			emailId: null,
+			reason: "malformed_message",
+			provider: null,
+			attempts: m.attempts,
+			lastError: null,
+			payload: JSON.stringify(m.body ?? null).slice(0, 10_000),
+			createdAt: now,
+		})),
+	);
+}

@@ -1,0 +1,132 @@
+/**
+ * Builds what a provider receives from an email row: addresses, bodies, and attachment bytes from R2 or from
+ * their `path` URL (https only, size-capped, with a timeout), base64-encoded.
+ */
+import type { EmailRow } from "../db/schema";
+import { parseMailbox } from "../lib/address";
+import { err, ok, type Result } from "../lib/result";
+import type { OutboundAttachment, OutboundEmail, ProviderError } from "../providers/types";
+
+export type AttachmentSource = {
+	bucket: R2Bucket;
+	/** Decoded bytes allowed per email (MAX_ATTACHMENT_BYTES). */
+	maxBytes: number;
+	fetch?: typeof fetch;
+	/** Per `path` download. */
+	timeoutMs?: number;
+};
+
+const PATH_TIMEOUT_MS = 10_000;
+
+export async function buildOutboundEmail(row: EmailRow, source: AttachmentSource): Promise<Result<OutboundEmail, ProviderError>> {
+	const fromMailbox = parseMailbox(row.from);
+	if (!fromMailbox) return err({ kind: "permanent", scope: "message", message: `Stored from address is invalid: ${row.from}` });
+	const attachments = await loadAttachments(row, source);
+	if (!attachments.ok) return attachments;
+	return ok({
+		id: row.id,
+		tenantId: row.tenantId,
+		from: row.from,
+		fromMailbox,
+		to: row.to,
+		cc: row.cc,
+		bcc: row.bcc,
+		replyTo: row.replyTo,
+		subject: row.subject,
+		html: row.html,
+		text: row.text,
+		headers: row.headers ?? {},
+		tags: row.tags,
+		attachments: attachments.value,
+	});
+}
+
+async function loadAttachments(row: EmailRow, source: AttachmentSource): Promise<Result<OutboundAttachment[], ProviderError>> {
+	const out: OutboundAttachment[] = [];
+	let total = 0;
+	for (const [index, a] of (row.attachments ?? []).entries()) {
+		let bytes: Uint8Array;
+		let contentType = a.contentType;
+		let filename = a.filename;
+		if (a.r2Key) {
+			let object: R2ObjectBody | null;
+			try {
+				object = await source.bucket.get(a.r2Key);
+			} catch (e) {
+				return err({ kind: "transient", message: `R2 read of attachment ${index} failed: ${e instanceof Error ? e.message : String(e)}` });
+			}
+			if (!object) return err({ kind: "permanent", scope: "message", message: `Attachment ${index} is missing from storage` });
+			bytes = new Uint8Array(await object.arrayBuffer());
+		} else if (a.path) {
+			const downloaded = await download(a.path, source, source.maxBytes - total);
+			if (!downloaded.ok) return err({ ...downloaded.error, message: `Attachment ${index} (${a.path}): ${downloaded.error.message}` });
+			bytes = downloaded.value.bytes;
+			contentType ??= downloaded.value.contentType;
+			filename ??= new URL(a.path).pathname.split("/").filter(Boolean).pop() ?? `attachment-${index}`;
+		} else {
+			return err({ kind: "permanent", scope: "message", message: `Attachment ${index} has neither stored bytes nor a path` });
+		}
+		total += bytes.byteLength;
+		if (total > source.maxBytes) {
+			return err({ kind: "permanent", scope: "message", message: `Attachments exceed ${source.maxBytes} bytes` });
+		}
+		out.push({
+			filename: filename ?? `attachment-${index}`,
+			contentType: contentType ?? "application/octet-stream",
+			content: toBase64(bytes),
+			contentId: a.contentId,
+		});
+	}
+	return ok(out);
+}
+
+type Download = { bytes: Uint8Array; contentType: string | null };
+
+/** Fetches a `path` attachment: https only, at most `limit` bytes, within the timeout. */
+async function download(url: string, source: AttachmentSource, limit: number): Promise<Result<Download, ProviderError>> {
+	if (!url.startsWith("https://")) return err({ kind: "permanent", scope: "message", message: "only https URLs are fetched" });
+	let response: Response;
+	try {
+		response = await (source.fetch ?? fetch)(url, { redirect: "follow", signal: AbortSignal.timeout(source.timeoutMs ?? PATH_TIMEOUT_MS) });
+	} catch (e) {
+		return err({ kind: "transient", message: `download failed: ${e instanceof Error ? e.message : String(e)}` });
+	}
+	if (!response.ok) {
+		const kind = response.status === 408 || response.status === 429 || response.status >= 500 ? "transient" : "permanent";
+		return kind === "transient"
+			? err({ kind, status: response.status, message: `download answered ${response.status}` })
+			: err({ kind, scope: "message", status: response.status, message: `download answered ${response.status}` });
+	}
+	const declared = Number(response.headers.get("content-length"));
+	if (Number.isFinite(declared) && declared > limit) {
+		await response.body?.cancel();
+		return err({ kind: "permanent", scope: "message", message: `larger than the ${limit} bytes left for attachments` });
+	}
+	const reader = response.body?.getReader();
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	while (reader) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		size += value.byteLength;
+		if (size > limit) {
+			await reader.cancel();
+			return err({ kind: "permanent", scope: "message", message: `larger than the ${limit} bytes left for attachments` });
+		}
+		chunks.push(value);
+	}
+	const bytes = new Uint8Array(size);
+	let offset = 0;
+	for (const c of chunks) {
+		bytes.set(c, offset);
+		offset += c.byteLength;
+	}
+	return ok({ bytes, contentType: response.headers.get("content-type")?.split(";")[0]?.trim() || null });
+}
+
+export function toBase64(bytes: Uint8Array): string {
+	let binary = "";
+	const step = 0x8000;
+	for (let i = 0; i < bytes.length; i += step) binary += String.fromCharCode(...bytes.subarray(i, i + step));
+	return btoa(binary);
+}

@@ -1,0 +1,91 @@
+/** Seeding emails without the live queue consumer picking them up, and running the send consumer directly. */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { vi } from "vitest";
+import { providerFactory } from "../../src/providers/registry";
+import { consumeSendBatch, type SendConsumerDeps, sendConsumerDeps } from "../../src/queue/send-consumer";
+import { call, email, type Seeded } from "./api";
+
+/** Accepts an email through the API but keeps its queue message from the live consumer; returns its id. */
+export async function seedEmail(t: Seeded, overrides: Record<string, unknown> = {}): Promise<string> {
+	const send = vi.spyOn(env.SEND_QUEUE, "send").mockResolvedValue(undefined as never);
+	try {
+		const res = await call<{ id: string }>("POST", "/emails", { key: t.key, body: email(t, overrides) });
+		if (res.status !== 200) throw new Error(`seed email failed: ${res.status} ${JSON.stringify(res.body)}`);
+		return res.body.id;
+	} finally {
+		send.mockRestore();
+	}
+}
+
+/** Consumer dependencies for an environment with some settings replaced (providers, credentials, limits). */
+export function depsWith(
+	settings: Record<string, string> = {},
+	extra: Partial<SendConsumerDeps> = {},
+	timeoutMs?: number,
+): SendConsumerDeps {
+	const merged = Object.assign(Object.create(null), env, settings) as Env;
+	if (timeoutMs !== undefined) extra = { providers: providerFactory(merged, timeoutMs), ...extra };
+	// Just under 1: full jitter then picks the top of its range, so delays are predictable in tests.
+	return { ...sendConsumerDeps(merged), random: () => 0.9999, ...extra };
+}
+
+let seq = 0;
+
+/** Runs the send consumer on queue messages for `ids`; returns what it acked and retried, with delays. */
+export async function consume(t: Seeded, ids: string[], deps: SendConsumerDeps) {
+	const batch = createMessageBatch(
+		"mailroom-send",
+		ids.map((id) => ({ id: `m${++seq}`, timestamp: new Date(), attempts: 1, body: { v: 1, id, tenantId: t.tenantId } })),
+	);
+	const retries = batch.messages.map((m) => vi.spyOn(m, "retry"));
+	const ctx = createExecutionContext();
+	await consumeSendBatch(batch, deps);
+	const result = await getQueueResult(batch, ctx);
+	return {
+		acked: result.explicitAcks.length,
+		retried: result.retryMessages.length,
+		delays: retries.flatMap((r) => r.mock.calls.map((c) => (c[0] as { delaySeconds: number }).delaySeconds)),
+	};
+}
+
+export async function emailRow(id: string): Promise<Record<string, unknown>> {
+	const row = await env.DB.prepare("SELECT * FROM emails WHERE id = ?").bind(id).first<Record<string, unknown>>();
+	if (!row) throw new Error(`no email ${id}`);
+	return row;
+}
+
+export async function eventTypes(id: string): Promise<string[]> {
+	const { results } = await env.DB.prepare("SELECT type FROM email_events WHERE email_id = ? ORDER BY id").bind(id).all<{ type: string }>();
+	return results.map((r) => r.type);
+}
+
+/** A fetch spy answering provider calls in turn with `responses` (the last one repeats); records the requests. */
+export function fakeProvider(...responses: (Response | Error | "hang")[]) {
+	const requests: { url: string; init: RequestInit | undefined; body: unknown }[] = [];
+	let i = 0;
+	const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+		const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+		let body: unknown = init?.body;
+		if (typeof body === "string") {
+			try {
+				body = JSON.parse(body);
+			} catch {
+				// keep the text
+			}
+		}
+		requests.push({ url, init, body });
+		const next = responses[Math.min(i++, responses.length - 1)];
+		if (next === "hang") {
+			return new Promise<Response>((_, reject) => {
+				init?.signal?.addEventListener("abort", () => reject(init.signal?.reason ?? new DOMException("aborted", "TimeoutError")));
+			});
+		}
+		if (next instanceof Error) throw next;
+		return (next as Response).clone();
+	});
+	return { spy, requests };
+}
+
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+	new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
