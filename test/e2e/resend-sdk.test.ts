@@ -60,7 +60,8 @@ describe("resend SDK against wrangler dev", () => {
 
 		const email = ok(await resend.emails.get(id));
 		expect(email).toMatchObject({ object: "email", id, from: FROM, to: [TO], subject: subj, text: "Hello from the SDK" });
-		expect(email.last_event).toBe("queued");
+		// The live queue consumer may already have sent it (sandbox provider).
+		expect(["queued", "sent", "delivered"]).toContain(email.last_event);
 		expect(email.scheduled_at).toBeNull();
 		expect(Number.isNaN(Date.parse(email.created_at))).toBe(false);
 	});
