@@ -91,6 +91,10 @@ async function download(url: string, source: AttachmentSource, limit: number): P
 	} catch (e) {
 		return err({ kind: "transient", message: `download failed: ${e instanceof Error ? e.message : String(e)}` });
 	}
+	if (response.url && !response.url.startsWith("https://")) {
+		await response.body?.cancel();
+		return err({ kind: "permanent", scope: "message", message: "redirected away from https" });
+	}
 	if (!response.ok) {
 		const kind = response.status === 408 || response.status === 429 || response.status >= 500 ? "transient" : "permanent";
 		return kind === "transient"

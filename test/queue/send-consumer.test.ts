@@ -396,6 +396,29 @@ describe("send consumer: attachments and cost", () => {
 		]);
 	});
 
+	it.each([
+		[404, "failed", 0],
+		[503, "queued", 1],
+	])("handles a path attachment answering %i: %s", async (status, outcome, retried) => {
+		const t = await seedTenant();
+		const id = await seedEmail(t, { attachments: [{ path: "https://files.example.org/gone.pdf" }] });
+		const provider = fakeProvider(new Response("nope", { status }));
+		const result = await consume(t, [id], depsWith(RESEND));
+		expect(result.retried).toBe(retried);
+		expect((await emailRow(id)).status).toBe(outcome);
+		expect(provider.requests.map((r) => new URL(r.url).host)).toEqual(["files.example.org"]);
+	});
+
+	it("fails an email whose path attachment is larger than the attachment limit", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t, { attachments: [{ path: "https://files.example.org/huge.bin" }] });
+		fakeProvider(new Response("x".repeat(2048), { status: 200 }));
+		await consume(t, [id], depsWith({ ...RESEND, MAX_ATTACHMENT_BYTES: "1024" }));
+		const row = await emailRow(id);
+		expect(row.status).toBe("failed");
+		expect(String(row.last_error)).toContain("larger than");
+	});
+
 	it("uses two D1 round trips per consumed batch", async () => {
 		const t = await seedTenant();
 		const ids: string[] = [];
