@@ -1,6 +1,20 @@
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+
+/**
+ * Provider webhook credentials for the route tests. SendGrid signs with a P-256 key: the Worker gets the public key
+ * (base64 SPKI, as SendGrid's dashboard shows it) and the tests get the private one to sign requests.
+ */
+const sendgridKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const webhookSettings = {
+	RESEND_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString("base64")}`,
+	SENDGRID_WEBHOOK_PUBLIC_KEY: sendgridKey.publicKey.export({ type: "spki", format: "der" }).toString("base64"),
+	TEST_SENDGRID_PRIVATE_KEY: sendgridKey.privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"),
+	POSTMARK_WEBHOOK_USER: "postmark-hooks",
+	POSTMARK_WEBHOOK_PASSWORD: randomBytes(16).toString("hex"),
+};
 
 /** Workers-runtime tests: real local D1, Queues, DO and R2 (miniflare), migrations applied per test file. */
 export default defineConfig({
@@ -12,6 +26,7 @@ export default defineConfig({
 					TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),
 					ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
 					ALLOW_HTTP_WEBHOOKS: "true",
+					...webhookSettings,
 				},
 			},
 		})),

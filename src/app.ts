@@ -17,13 +17,15 @@ import { apiKeyRoutes } from "./routes/api-keys";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
+import { providerWebhookRoutes } from "./routes/provider-webhooks";
 import { suppressionRoutes } from "./routes/suppressions";
+import { webhookRoutes } from "./routes/webhooks";
 import { validationHook } from "./schemas/validation";
 
 /** Resources served with a tenant's API key. In Hono `/emails/*` also matches `/emails` itself. */
-const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*", "/dead-letters/*"];
+const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*", "/dead-letters/*", "/webhooks/*"];
 /** Every path prefix with routes, each answering 405 to methods it does not have. */
-const ROUTED_PATHS = [...TENANT_RESOURCES, "/admin/*", "/health/*"];
+const ROUTED_PATHS = [...TENANT_RESOURCES, "/admin/*", "/health/*", "/provider-webhooks/*"];
 
 export function createApp(): OpenAPIHono<AppEnv> {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -37,6 +39,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.route("/", apiKeyRoutes);
 	app.route("/", suppressionRoutes);
 	app.route("/", deadLetterRoutes);
+	app.route("/", webhookRoutes);
+	app.route("/", providerWebhookRoutes);
 
 	// Reached only when no route above matched the method: the path exists, the method does not.
 	for (const path of ROUTED_PATHS) {

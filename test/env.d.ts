@@ -4,6 +4,11 @@ declare global {
 	namespace Cloudflare {
 		interface Env {
 			TEST_MIGRATIONS: D1Migration[];
+			RESEND_WEBHOOK_SECRET: string;
+			SENDGRID_WEBHOOK_PUBLIC_KEY: string;
+			TEST_SENDGRID_PRIVATE_KEY: string;
+			POSTMARK_WEBHOOK_USER: string;
+			POSTMARK_WEBHOOK_PASSWORD: string;
 		}
 	}
 }

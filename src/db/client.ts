@@ -11,6 +11,16 @@ export function getDb(d1: D1Database): Db {
 	return drizzle(d1, { schema });
 }
 
+/**
+ * One D1 round trip for any number of statements, as one transaction; the results in statement order.
+ * An empty list makes no call (D1 rejects an empty batch).
+ */
+export async function runBatch(db: Db, statements: readonly Statement[]): Promise<unknown[]> {
+	const [first, ...rest] = statements;
+	if (first === undefined) return [];
+	return (await db.batch([first, ...rest])) as unknown[];
+}
+
 /** D1 (and the local workerd) rejects a statement with more than 100 bound parameters. */
 export const MAX_BOUND_PARAMETERS = 100;
 

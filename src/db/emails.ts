@@ -1,5 +1,6 @@
 /** Queries for emails and their events. Every query is scoped by tenant: another tenant's id is simply absent. */
 import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { deliveryIdsOf, fanOutStatement } from "../services/webhook-fanout";
 import type { Db, Statement } from "./client";
 import { type EmailEventRow, type EmailRow, type EmailStatus, emailEvents, emails } from "./schema";
 
@@ -77,25 +78,29 @@ export async function getEmailWithEvents(
 }
 
 /**
- * Moves an email to `to` only if it is currently in one of `from`, and appends the matching event in the same
- * transaction: the INSERT runs only when the UPDATE changed a row (`changes()`), so a lost race writes nothing.
- * Returns the updated row, or undefined when the email was absent or not in an allowed state.
+ * Moves an email to `to` only if it is currently in one of `from`, and appends the matching event (and its webhook
+ * deliveries) in the same transaction: the INSERTs run only when the UPDATE changed a row (`changes()`), so a
+ * lost race writes nothing. Undefined when the email was absent or not in an allowed state.
  */
 export async function transitionEmail(
 	db: Db,
 	tenantId: string,
 	id: string,
 	change: { from: EmailStatus[]; to: EmailStatus; now: number; set?: Partial<EmailRow>; detail?: Record<string, unknown> | null },
-): Promise<EmailRow | undefined> {
-	const [updated] = await db.batch([
+): Promise<{ row: EmailRow; deliveryIds: string[] } | undefined> {
+	const event = { emailId: id, tenantId, type: change.to, at: change.now, detail: change.detail ?? null };
+	const fanOut = fanOutStatement(db, event);
+	const results = (await db.batch([
 		db
 			.update(emails)
 			.set({ ...change.set, status: change.to, lastEvent: change.to, updatedAt: change.now })
 			.where(and(eq(emails.id, id), eq(emails.tenantId, tenantId), inArray(emails.status, change.from)))
 			.returning(),
-		eventIfChanged(db, { emailId: id, tenantId, type: change.to, at: change.now, detail: change.detail ?? null }),
-	]);
-	return updated[0];
+		eventIfChanged(db, event),
+		...(fanOut ? [fanOut] : []),
+	])) as unknown[];
+	const row = (results[0] as EmailRow[])[0];
+	return row ? { row, deliveryIds: deliveryIdsOf(results) } : undefined;
 }
 
 export type GuardedEvent = {

@@ -192,7 +192,100 @@ export const deadLetters = sqliteTable(
 	(t) => [index("dead_letters_tenant").on(t.tenantId, t.createdAt), index("dead_letters_email").on(t.emailId)],
 );
 
+export const WEBHOOK_EVENT_TYPES = [
+	"email.sent",
+	"email.delivered",
+	"email.delivery_delayed",
+	"email.bounced",
+	"email.complained",
+	"email.opened",
+	"email.clicked",
+	"email.failed",
+	"email.scheduled",
+	"email.canceled",
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** A tenant's webhook endpoint (DESIGN §7). The secret is kept to sign deliveries and shown only at creation. */
+export const webhooks = sqliteTable(
+	"webhooks",
+	{
+		id: text("id").primaryKey(),
+		tenantId: text("tenant_id")
+			.notNull()
+			.references(() => tenants.id),
+		endpoint: text("endpoint").notNull(),
+		events: text("events", { mode: "json" }).$type<WebhookEventType[]>().notNull(),
+		signingSecret: text("signing_secret").notNull(),
+		createdAt: integer("created_at").notNull(),
+		/** Set when the endpoint answered 410 Gone (Standard Webhooks: stop sending). */
+		disabledAt: integer("disabled_at"),
+		/** Deleted endpoints stay for their delivery history; nothing new is sent to them. */
+		deletedAt: integer("deleted_at"),
+	},
+	(t) => [index("webhooks_tenant").on(t.tenantId, t.createdAt)],
+);
+
+export const WEBHOOK_DELIVERY_STATUSES = ["pending", "delivered", "failed", "canceled"] as const;
+
+/** One event for one endpoint. Its id is the Standard Webhooks `webhook-id`, the same on every retry. */
+export const webhookDeliveries = sqliteTable(
+	"webhook_deliveries",
+	{
+		id: text("id").primaryKey(),
+		webhookId: text("webhook_id").notNull(),
+		tenantId: text("tenant_id").notNull(),
+		emailId: text("email_id").notNull(),
+		eventType: text("event_type").notNull(),
+		eventAt: integer("event_at").notNull(),
+		eventDetail: text("event_detail", { mode: "json" }).$type<Record<string, unknown>>(),
+		status: text("status", { enum: WEBHOOK_DELIVERY_STATUSES }).notNull(),
+		attempts: integer("attempts").notNull(),
+		lastStatusCode: integer("last_status_code"),
+		lastError: text("last_error"),
+		createdAt: integer("created_at").notNull(),
+		updatedAt: integer("updated_at").notNull(),
+		deliveredAt: integer("delivered_at"),
+	},
+	(t) => [index("webhook_deliveries_webhook").on(t.webhookId, t.createdAt), index("webhook_deliveries_status").on(t.status, t.updatedAt)],
+);
+
+export const webhookAttempts = sqliteTable(
+	"webhook_attempts",
+	{
+		id: integer("id").primaryKey({ autoIncrement: true }),
+		deliveryId: text("delivery_id").notNull(),
+		attempt: integer("attempt").notNull(),
+		at: integer("at").notNull(),
+		statusCode: integer("status_code"),
+		error: text("error"),
+		durationMs: integer("duration_ms").notNull(),
+	},
+	(t) => [index("webhook_attempts_delivery").on(t.deliveryId, t.id)],
+);
+
+/** Verified provider events for emails we cannot find: kept for inspection, answered 200 so providers stop. */
+export const unmatchedProviderEvents = sqliteTable(
+	"unmatched_provider_events",
+	{
+		id: integer("id").primaryKey({ autoIncrement: true }),
+		provider: text("provider").notNull(),
+		dedupeKey: text("dedupe_key").notNull(),
+		eventType: text("event_type").notNull(),
+		emailId: text("email_id"),
+		providerMessageId: text("provider_message_id"),
+		event: text("event", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+		receivedAt: integer("received_at").notNull(),
+	},
+	(t) => [
+		uniqueIndex("unmatched_provider_events_dedupe").on(t.dedupeKey),
+		index("unmatched_provider_events_message").on(t.providerMessageId),
+	],
+);
+
 export type TenantRow = typeof tenants.$inferSelect;
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type DeadLetterRow = typeof deadLetters.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type EmailRow = typeof emails.$inferSelect;

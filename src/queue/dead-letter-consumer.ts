@@ -5,14 +5,20 @@
  * own them. Nothing is dropped silently: if recording fails, the batch is retried.
  */
 import { and, eq, inArray } from "drizzle-orm";
-import { chunkedInserts, type Db, type Statement } from "../db/client";
+import { chunkedInserts, type Db, runBatch, type Statement } from "../db/client";
 import { eventIfChanged } from "../db/emails";
 import { deadLetters, emails } from "../db/schema";
 import { newEmailId } from "../lib/ids";
 import { log } from "../lib/log";
 import { SendQueueMessage } from "../schemas/queue";
+import { deliveryIdsOf, enqueueDeliveries, fanOutStatement, type WebhookQueueMessage } from "../services/webhook-fanout";
 
-export async function consumeSendDeadLetters(batch: MessageBatch<unknown>, db: Db, now: number = Date.now()): Promise<void> {
+export async function consumeSendDeadLetters(
+	batch: MessageBatch<unknown>,
+	db: Db,
+	webhookQueue: Queue<WebhookQueueMessage>,
+	now: number = Date.now(),
+): Promise<void> {
 	const statements: Statement[] = [];
 	const rows: (typeof deadLetters.$inferInsert)[] = [];
 	for (const message of batch.messages) {
@@ -35,18 +41,22 @@ export async function consumeSendDeadLetters(batch: MessageBatch<unknown>, db: D
 				.update(emails)
 				.set({ status: "failed", lastEvent: "failed", leaseUntil: null, lastError: "queue retries exhausted", updatedAt: now })
 				.where(and(eq(emails.id, body.id), eq(emails.tenantId, body.tenantId), inArray(emails.status, ["queued", "scheduled"]))),
-			eventIfChanged(db, {
-				emailId: body.id,
-				tenantId: body.tenantId,
-				type: "failed",
-				at: now,
-				detail: { reason: "queue retries exhausted", queue_attempts: message.attempts },
-			}),
 		);
+		const event = {
+			emailId: body.id,
+			tenantId: body.tenantId,
+			type: "failed",
+			at: now,
+			detail: { reason: "queue retries exhausted", queue_attempts: message.attempts },
+		};
+		statements.push(eventIfChanged(db, event));
+		const fanOut = fanOutStatement(db, event);
+		if (fanOut) statements.push(fanOut);
 	}
 	statements.push(...chunkedInserts(db, deadLetters, rows));
 	// Throws on failure: the whole batch is then retried, so no dead letter goes unrecorded.
-	await db.batch(statements as [Statement, ...Statement[]]);
+	const results = await runBatch(db, statements);
+	await enqueueDeliveries(webhookQueue, deliveryIdsOf(results));
 	batch.ackAll();
 	log.warn("send_dead_letters_recorded", { count: batch.messages.length, emailIds: rows.map((r) => r.emailId).slice(0, 20) });
 }

@@ -14,8 +14,8 @@
  */
 import { and, eq, inArray, lt, or, sql } from "drizzle-orm";
 import { type Config, getConfig } from "../config";
-import { chunk, chunkedInserts, type Db, getDb, type Statement } from "../db/client";
-import { eventIfChanged } from "../db/emails";
+import { chunk, chunkedInserts, type Db, getDb, runBatch, type Statement } from "../db/client";
+import { eventIfChanged, type GuardedEvent } from "../db/emails";
 import { deadLetters, type EmailRow, emails, suppressions, tenants } from "../db/schema";
 import { mapWithConcurrency } from "../lib/concurrency";
 import { newEmailId } from "../lib/ids";
@@ -27,6 +27,7 @@ import type { EmailProvider, ProviderError, SendOutcome } from "../providers/typ
 import { SendQueueMessage } from "../schemas/queue";
 import { eventStatements, type ProviderEvent } from "../services/events";
 import { buildOutboundEmail } from "../services/outbound";
+import { deliveryIdsOf, enqueueDeliveries, fanOutStatement, type WebhookQueueMessage } from "../services/webhook-fanout";
 import { backoffSeconds } from "./backoff";
 
 /** Workers allow six simultaneous outgoing connections per invocation. */
@@ -40,6 +41,7 @@ export type SendConsumerDeps = {
 	db: Db;
 	config: Config;
 	attachments: R2Bucket;
+	webhookQueue: Queue<WebhookQueueMessage>;
 	providers: ProviderFactory;
 	now: () => number;
 	random: () => number;
@@ -50,6 +52,7 @@ export function sendConsumerDeps(env: Env): SendConsumerDeps {
 		db: getDb(env.DB),
 		config: getConfig(env),
 		attachments: env.ATTACHMENTS,
+		webhookQueue: env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
 		providers: providerFactory(env),
 		now: Date.now,
 		random: Math.random,
@@ -131,7 +134,7 @@ export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendC
 		while (kinds.length < statements.length) kinds.push("other");
 
 		// Round trip 1. If it fails nothing was claimed or sent: throwing retries the whole batch.
-		const results = (await deps.db.batch(statements as [Statement, ...Statement[]])) as unknown[];
+		const results = await runBatch(deps.db, statements);
 		results.forEach((result, i) => {
 			switch (kinds[i]) {
 				case "claim":
@@ -181,8 +184,9 @@ export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendC
 	// Round trip 2: all outcomes in one transaction.
 	const done = deps.now();
 	const statements = claimed.flatMap((c, i) => outcomeStatements(deps.db, c.row, decisions[i] as Decision, done));
+	let results: unknown[];
 	try {
-		await deps.db.batch(statements as [Statement, ...Statement[]]);
+		results = await runBatch(deps.db, statements);
 	} catch (e) {
 		// The sends happened but are not recorded. Offer the messages again once their lease has expired: the
 		// re-claim path resends only where the provider deduplicates by our id, and marks the rest uncertain.
@@ -190,6 +194,7 @@ export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendC
 		for (const c of claimed) c.message.retry({ delaySeconds: deps.config.sendLeaseSeconds + 1 });
 		return;
 	}
+	await enqueueDeliveries(deps.webhookQueue, deliveryIdsOf(results));
 	claimed.forEach((c, i) => {
 		const decision = decisions[i] as Decision;
 		if (decision.kind === "retry") c.message.retry({ delaySeconds: decision.delaySeconds });
@@ -356,7 +361,7 @@ function outcomeStatements(db: Db, row: EmailRow, decision: Decision, now: numbe
 						updatedAt: now,
 					})
 					.where(inFlight),
-				eventIfChanged(db, {
+				...announced(db, {
 					...base,
 					type: "sent",
 					provider: decision.provider,
@@ -408,7 +413,7 @@ function outcomeStatements(db: Db, row: EmailRow, decision: Decision, now: numbe
 						updatedAt: now,
 					})
 					.where(inFlight),
-				eventIfChanged(db, {
+				...announced(db, {
 					...base,
 					type: "failed",
 					provider: decision.provider,
@@ -442,6 +447,12 @@ function outcomeStatements(db: Db, row: EmailRow, decision: Decision, now: numbe
 			return statements;
 		}
 	}
+}
+
+/** The event of a status change the statement before it made, and its webhook deliveries. */
+function announced(db: Db, event: GuardedEvent): Statement[] {
+	const fanOut = fanOutStatement(db, event);
+	return fanOut ? [eventIfChanged(db, event), fanOut] : [eventIfChanged(db, event)];
 }
 
 /** Dead-letter rows for queue bodies that are not a send message of any version we know. */

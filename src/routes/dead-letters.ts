@@ -112,14 +112,15 @@ deadLetterRoutes.openapi(
 		if (!letter?.emailId) throw new ApiError("not_found", "Dead letter not found");
 		if (letter.replayedAt !== null) throw new ApiError("validation_error", "This dead letter was already replayed", 409);
 		const now = Date.now();
-		const row = await transitionEmail(db, tenant.id, letter.emailId, {
+		const done = await transitionEmail(db, tenant.id, letter.emailId, {
 			from: ["failed"],
 			to: "queued",
 			now,
 			set: { attempts: 0, provider: provider ?? null, leaseUntil: null, lastError: null },
 			detail: { replayed_from: letter.id, ...(provider ? { provider } : {}) },
 		});
-		if (!row) throw new ApiError("validation_error", "Only a failed email can be replayed", 409);
+		if (!done) throw new ApiError("validation_error", "Only a failed email can be replayed", 409);
+		const { row } = done;
 		await db
 			.update(deadLetters)
 			.set({ replayedAt: now })

@@ -33,6 +33,7 @@ import { toEmailObject } from "../services/email-object";
 import { cancelEmail, rescheduleEmail } from "../services/emails";
 import { newClaim, readIdempotencyKey } from "../services/idempotency";
 import { buildOutboundEmail } from "../services/outbound";
+import type { WebhookQueueMessage } from "../services/webhook-fanout";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
 export const emailRoutes = createRouter();
@@ -44,8 +45,19 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 		db: getDb(c.env.DB),
 		attachments: c.env.ATTACHMENTS,
 		sendQueue: c.env.SEND_QUEUE as Queue<SendQueueMessage>,
+		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
 		config: getConfig(c.env),
 		tenant: c.get("auth").tenant,
+		now: Date.now(),
+	};
+}
+
+function emailChangeDeps(c: Context<AppEnv>, tenantId: string) {
+	return {
+		db: getDb(c.env.DB),
+		sendQueue: c.env.SEND_QUEUE as Queue<SendQueueMessage>,
+		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
+		tenantId,
 		now: Date.now(),
 	};
 }
@@ -168,11 +180,7 @@ emailRoutes.openapi(
 	}),
 	async (c) => {
 		const { tenant } = c.get("auth");
-		const row = await rescheduleEmail(
-			{ db: getDb(c.env.DB), sendQueue: c.env.SEND_QUEUE as Queue<SendQueueMessage>, tenantId: tenant.id, now: Date.now() },
-			emailIdOf(c),
-			c.req.valid("json").scheduled_at,
-		);
+		const row = await rescheduleEmail(emailChangeDeps(c, tenant.id), emailIdOf(c), c.req.valid("json").scheduled_at);
 		return c.json({ object: "email" as const, id: row.id }, 200);
 	},
 );
@@ -189,10 +197,7 @@ emailRoutes.openapi(
 	}),
 	async (c) => {
 		const { tenant } = c.get("auth");
-		const row = await cancelEmail(
-			{ db: getDb(c.env.DB), sendQueue: c.env.SEND_QUEUE as Queue<SendQueueMessage>, tenantId: tenant.id, now: Date.now() },
-			emailIdOf(c),
-		);
+		const row = await cancelEmail(emailChangeDeps(c, tenant.id), emailIdOf(c));
 		return c.json({ object: "email" as const, id: row.id }, 200);
 	},
 );

@@ -10,13 +10,14 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { type Config, EMAIL_LIMITS, QUEUE_MAX_DELAY_SECONDS } from "../config";
-import { chunk, chunkedInserts, type Db, MAX_BOUND_PARAMETERS, type Statement } from "../db/client";
+import { chunk, chunkedInserts, type Db, MAX_BOUND_PARAMETERS, runBatch, type Statement } from "../db/client";
 import { type EmailStatus, emailEvents, emails, type NewEmailRow, type StoredAttachment, suppressions, type TenantRow } from "../db/schema";
 import { ApiError } from "../errors";
 import { bareAddress, domainOf, isDomainAllowed, parseMailbox } from "../lib/address";
 import { newEmailId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
 import { parseScheduleTime } from "../lib/time";
+import { decodeBase64 } from "../lib/webcrypto";
 import type { BatchEmailItem, SendEmailRequest } from "../schemas/email";
 import type { SendQueueMessage } from "../schemas/queue";
 import {
@@ -29,11 +30,13 @@ import {
 	releaseClaim,
 	type StoredResponse,
 } from "./idempotency";
+import { deliveryIdsOf, enqueueDeliveries, fanOutStatement, type WebhookQueueMessage } from "./webhook-fanout";
 
 export type AcceptDeps = {
 	db: Db;
 	attachments: R2Bucket;
 	sendQueue: Queue<SendQueueMessage>;
+	webhookQueue: Queue<WebhookQueueMessage>;
 	config: Config;
 	tenant: TenantRow;
 	now: number;
@@ -88,7 +91,7 @@ export async function acceptEmails(
 	);
 	const claimReads = claim ? claimStatements(deps.db, claim, deps.now) : [];
 	const reads = [...claimReads, ...suppressionReads] as Statement[];
-	const results = reads.length > 0 ? ((await deps.db.batch(reads as [Statement, ...Statement[]])) as unknown[]) : [];
+	const results = await runBatch(deps.db, reads);
 	if (claim) {
 		const outcome = interpretClaim(claim, results[1] as Parameters<typeof interpretClaim>[1]);
 		if (outcome.kind === "replay") return { replayed: true, response: outcome.response };
@@ -112,9 +115,10 @@ export async function acceptEmails(
 		const response = responseFor(accepted, errors, mode);
 		await storeBlobs(deps.attachments, accepted);
 		const writes = writeStatements(deps, accepted, claim, response);
+		let deliveryIds: string[] = [];
 		try {
-			// Nothing to write only for a permissive batch without a key whose every email was rejected.
-			if (writes.length > 0) await deps.db.batch(writes as [Statement, ...Statement[]]);
+			// Empty only for a permissive batch without a key whose every email was rejected.
+			deliveryIds = deliveryIdsOf(await runBatch(deps.db, writes));
 		} catch (err) {
 			await deleteBlobs(deps.attachments, accepted);
 			if (isClaimLost(err)) {
@@ -126,6 +130,7 @@ export async function acceptEmails(
 			throw err;
 		}
 		await enqueue(deps, accepted);
+		await enqueueDeliveries(deps.webhookQueue, deliveryIds);
 		return { replayed: false, response };
 	} catch (err) {
 		if (claim) await releaseClaim(deps.db, claim).catch((e) => log.error("idempotency_release_failed", errorFields(e)));
@@ -273,19 +278,6 @@ function decodeAttachments(
 	return { stored, blobs };
 }
 
-/** Base64 (whitespace and line breaks tolerated, as MIME encoders insert them); null when invalid. */
-export function decodeBase64(text: string): Uint8Array | null {
-	let binary: string;
-	try {
-		binary = atob(text.replace(/\s+/g, ""));
-	} catch {
-		return null;
-	}
-	const bytes = new Uint8Array(binary.length);
-	for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-	return bytes;
-}
-
 const encoder = new TextEncoder();
 function utf8Length(s: string | undefined): number {
 	return s === undefined ? 0 : encoder.encode(s).byteLength;
@@ -319,6 +311,11 @@ function writeStatements(deps: AcceptDeps, accepted: Prepared[], claim: Idempote
 		detail: p.row.status === "scheduled" && p.row.scheduledAt ? { scheduled_at: new Date(p.row.scheduledAt).toISOString() } : null,
 		dedupeKey: null,
 	}));
+	// Scheduled emails announce `email.scheduled`; these follow the events' multi-row INSERT, so are not guarded.
+	const fanOuts = events.flatMap((e) => {
+		const statement = e.type === "scheduled" ? fanOutStatement(db, { ...e, detail: e.detail }, false) : null;
+		return statement ? [statement] : [];
+	});
 	return [
 		...guard,
 		...chunkedInserts(
@@ -327,6 +324,7 @@ function writeStatements(deps: AcceptDeps, accepted: Prepared[], claim: Idempote
 			accepted.map((p) => p.row),
 		),
 		...chunkedInserts(db, emailEvents, events),
+		...fanOuts,
 	];
 }
 

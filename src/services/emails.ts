@@ -7,13 +7,23 @@ import { ApiError } from "../errors";
 import { errorFields, log } from "../lib/log";
 import type { SendQueueMessage } from "../schemas/queue";
 import { parseSchedule } from "./accept";
+import { enqueueDeliveries, type WebhookQueueMessage } from "./webhook-fanout";
 
-type Deps = { db: Db; sendQueue: Queue<SendQueueMessage>; tenantId: string; now: number };
+type Deps = {
+	db: Db;
+	sendQueue: Queue<SendQueueMessage>;
+	webhookQueue: Queue<WebhookQueueMessage>;
+	tenantId: string;
+	now: number;
+};
 
 /** Cancels an email that is still `scheduled`, or `queued` and not yet claimed by the consumer. */
 export async function cancelEmail(deps: Deps, id: string): Promise<EmailRow> {
-	const row = await transitionEmail(deps.db, deps.tenantId, id, { from: ["scheduled", "queued"], to: "canceled", now: deps.now });
-	if (row) return row;
+	const done = await transitionEmail(deps.db, deps.tenantId, id, { from: ["scheduled", "queued"], to: "canceled", now: deps.now });
+	if (done) {
+		await enqueueDeliveries(deps.webhookQueue, done.deliveryIds);
+		return done.row;
+	}
 	throw await whyNot(deps, id, "canceled", "it is already");
 }
 
@@ -25,14 +35,16 @@ export async function rescheduleEmail(deps: Deps, id: string, scheduledAtInput: 
 	const at = parseSchedule(scheduledAtInput, deps.now);
 	if (at instanceof ApiError) throw at;
 	if (at <= deps.now) throw new ApiError("validation_error", "scheduled_at must be in the future");
-	const row = await transitionEmail(deps.db, deps.tenantId, id, {
+	const done = await transitionEmail(deps.db, deps.tenantId, id, {
 		from: ["scheduled"],
 		to: "scheduled",
 		now: deps.now,
 		set: { scheduledAt: at },
 		detail: { scheduled_at: new Date(at).toISOString(), rescheduled: true },
 	});
-	if (!row) throw await whyNot(deps, id, "rescheduled", "it is");
+	if (!done) throw await whyNot(deps, id, "rescheduled", "it is");
+	const { row } = done;
+	await enqueueDeliveries(deps.webhookQueue, done.deliveryIds);
 	const delaySeconds = Math.ceil((at - deps.now) / 1000);
 	if (delaySeconds <= QUEUE_MAX_DELAY_SECONDS) {
 		await deps.sendQueue

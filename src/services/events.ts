@@ -7,10 +7,12 @@
  *   only. Both ranks are compared inside one UPDATE, so out-of-order and replayed events converge.
  * - Every event is appended to `email_events`; a `dedupeKey` makes a replayed event a no-op.
  * - A hard bounce or a complaint suppresses the recipient for the tenant.
+ * - Each newly recorded event fans out to the tenant's webhook endpoints (services/webhook-fanout.ts).
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
-import type { Db, Statement } from "../db/client";
+import { type Db, runBatch, type Statement } from "../db/client";
 import { type EmailStatus, emailEvents, emails, suppressions } from "../db/schema";
+import { deliveryIdsOf, fanOutStatement } from "./webhook-fanout";
 
 export const PROVIDER_EVENT_TYPES = [
 	"sent",
@@ -118,6 +120,9 @@ export function eventStatements(db: Db, events: ProviderEvent[]): Statement[] {
 				})
 				.onConflictDoNothing(),
 		);
+		// Right after the event's INSERT: a replayed (deduplicated) event notifies nobody.
+		const fanOut = fanOutStatement(db, { tenantId: event.tenantId, emailId: event.emailId, type: event.type, at: event.at, detail });
+		if (fanOut) statements.push(fanOut);
 		const statusRank = status === null ? -1 : STATUS_RANK[status];
 		const eventRank = LAST_EVENT_RANK[event.type] ?? -1;
 		statements.push(
@@ -148,8 +153,9 @@ export function eventStatements(db: Db, events: ProviderEvent[]): Statement[] {
 	return statements;
 }
 
-/** Records `events` in one D1 round trip. */
-export async function recordProviderEvents(db: Db, events: ProviderEvent[]): Promise<void> {
+/** Records `events` in one D1 round trip; returns the webhook deliveries it created, to enqueue. */
+export async function recordProviderEvents(db: Db, events: ProviderEvent[]): Promise<string[]> {
 	const statements = eventStatements(db, events);
-	if (statements.length > 0) await db.batch(statements as [Statement, ...Statement[]]);
+	if (statements.length === 0) return [];
+	return deliveryIdsOf(await runBatch(db, statements));
 }

@@ -5,6 +5,7 @@
 import type { EmailRow } from "../db/schema";
 import { parseMailbox } from "../lib/address";
 import { err, ok, type Result } from "../lib/result";
+import { encodeBase64 } from "../lib/webcrypto";
 import type { OutboundAttachment, OutboundEmail, ProviderError } from "../providers/types";
 
 export type AttachmentSource = {
@@ -73,7 +74,7 @@ async function loadAttachments(row: EmailRow, source: AttachmentSource): Promise
 		out.push({
 			filename: filename ?? `attachment-${index}`,
 			contentType: contentType ?? "application/octet-stream",
-			content: toBase64(bytes),
+			content: encodeBase64(bytes),
 			contentId: a.contentId,
 		});
 	}
@@ -126,11 +127,4 @@ async function download(url: string, source: AttachmentSource, limit: number): P
 		offset += c.byteLength;
 	}
 	return ok({ bytes, contentType: response.headers.get("content-type")?.split(";")[0]?.trim() || null });
-}
-
-export function toBase64(bytes: Uint8Array): string {
-	let binary = "";
-	const step = 0x8000;
-	for (let i = 0; i < bytes.length; i += step) binary += String.fromCharCode(...bytes.subarray(i, i + step));
-	return btoa(binary);
 }

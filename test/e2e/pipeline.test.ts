@@ -1,7 +1,8 @@
 /**
  * End to end through the delivery pipeline: the `resend` SDK sends through `wrangler dev` (real local queue and
  * consumer) to a fake Resend HTTP server in this process; a second email fails over from that provider (503)
- * to the sandbox and reaches `delivered`.
+ * to the sandbox and reaches `delivered`. Then delivery status: a signed Resend webhook says `delivered`, and the
+ * tenant's own webhook endpoint (a local HTTP server) receives a verifiable `email.delivered`.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -10,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Resend } from "resend";
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type DevServer, ensureDevTenant, findFreePort, startDevServer } from "../../scripts/lib/dev-server.mjs";
 
@@ -21,6 +23,9 @@ let stateDir: string | undefined;
 let resend: Resend;
 let apiKey: string;
 const captured: Captured[] = [];
+const RESEND_WEBHOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
+let tenantHooks: Server | undefined;
+const tenantReceived: { headers: IncomingMessage["headers"]; body: string }[] = [];
 
 /** A fake Resend API: 200 with an id, except 503 for subjects starting with "down". */
 async function startFakeResend(): Promise<string> {
@@ -48,7 +53,14 @@ beforeAll(async () => {
 	server = await startDevServer({
 		port: await findFreePort(),
 		persistTo: path.join(stateDir, "state"),
-		vars: { ADMIN_TOKEN: adminToken, PROVIDERS: "resend,sandbox", RESEND_API_KEY: "re_fake", RESEND_BASE_URL: fakeUrl },
+		vars: {
+			ADMIN_TOKEN: adminToken,
+			PROVIDERS: "resend,sandbox",
+			RESEND_API_KEY: "re_fake",
+			RESEND_BASE_URL: fakeUrl,
+			RESEND_WEBHOOK_SECRET,
+			ALLOW_HTTP_WEBHOOKS: "true",
+		},
 	});
 	const tenant = await ensureDevTenant({ url: server.url, adminToken, stateFile: path.join(stateDir, "dev-tenant.json") });
 	apiKey = tenant.token;
@@ -57,6 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
 	await server?.stop();
+	await new Promise<void>((resolve) => (tenantHooks ? tenantHooks.close(() => resolve()) : resolve()));
 	await new Promise<void>((resolve) => (fake ? fake.close(() => resolve()) : resolve()));
 	if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
@@ -89,5 +102,62 @@ describe("delivery pipeline through wrangler dev", () => {
 			(e) => `${e.type}:${e.provider ?? ""}`,
 		);
 		expect(types).toEqual(["queued:", "attempt_failed:resend", "sent:sandbox", "delivered:sandbox"]);
+	});
+
+	it("turns a signed provider webhook into a verified email.delivered at the tenant's endpoint", async () => {
+		tenantHooks = createServer((req, res) => {
+			let body = "";
+			req.on("data", (chunk) => {
+				body += chunk;
+			});
+			req.on("end", () => {
+				tenantReceived.push({ headers: req.headers, body });
+				res.writeHead(200).end("ok");
+			});
+		});
+		await new Promise<void>((resolve) => tenantHooks?.listen(0, "127.0.0.1", resolve));
+		const endpoint = `http://127.0.0.1:${(tenantHooks.address() as AddressInfo).port}/hooks`;
+		const hook = await fetch(`${server?.url}/webhooks`, {
+			method: "POST",
+			headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+			body: JSON.stringify({ endpoint, events: ["email.delivered"] }),
+		});
+		const { signing_secret: secret } = (await hook.json()) as { signing_secret: string };
+
+		const subject = `status ${randomUUID()}`;
+		const { data } = await resend.emails.send({ from: "Acme <hello@example.com>", to: "user@example.org", subject, text: "Hi" });
+		const id = data?.id ?? "";
+		await vi.waitFor(async () => expect(await lastEvent(id)).toBe("sent"), { timeout: 20_000, interval: 250 });
+
+		const event = JSON.stringify({
+			type: "email.delivered",
+			created_at: new Date().toISOString(),
+			data: { email_id: `re_${id}`, to: ["user@example.org"], tags: { mailroom_id: id } },
+		});
+		const msgId = `msg_${randomUUID()}`;
+		const now = new Date();
+		const signature = new Webhook(RESEND_WEBHOOK_SECRET).sign(msgId, now, event);
+		const posted = await fetch(`${server?.url}/provider-webhooks/resend`, {
+			method: "POST",
+			headers: {
+				"content-type": "application/json",
+				"svix-id": msgId,
+				"svix-timestamp": String(Math.floor(now.getTime() / 1000)),
+				"svix-signature": signature,
+			},
+			body: event,
+		});
+		expect(posted.status).toBe(200);
+		expect(await lastEvent(id)).toBe("delivered");
+
+		await vi.waitFor(() => expect(tenantReceived.length).toBeGreaterThan(0), { timeout: 20_000, interval: 250 });
+		const [delivery] = tenantReceived;
+		const headers = Object.fromEntries(Object.entries(delivery?.headers ?? {}).map(([k, v]) => [k, String(v)]));
+		const verified = new Webhook(secret).verify(delivery?.body ?? "", headers) as {
+			type: string;
+			data: { email_id: string; subject: string };
+		};
+		expect(verified.type).toBe("email.delivered");
+		expect(verified.data).toMatchObject({ email_id: id, subject });
 	});
 });
