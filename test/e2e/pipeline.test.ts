@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Resend } from "resend";
 import { Webhook } from "standardwebhooks";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed, vi } from "vitest";
 import { type DevServer, ensureDevTenant, findFreePort, startDevServer } from "../../scripts/lib/dev-server.mjs";
 
 type Captured = { path: string; headers: IncomingMessage["headers"]; body: Record<string, unknown> };
@@ -25,6 +25,8 @@ let apiKey: string;
 const captured: Captured[] = [];
 const RESEND_WEBHOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 let tenantHooks: Server | undefined;
+/** The end of wrangler's log, printed when a test fails so CI shows what the Worker did. */
+let wranglerLog = "";
 const tenantReceived: { headers: IncomingMessage["headers"]; body: string }[] = [];
 
 /** A fake Resend API: 200 with an id, except 503 for subjects starting with "down". */
@@ -53,6 +55,9 @@ beforeAll(async () => {
 	server = await startDevServer({
 		port: await findFreePort(),
 		persistTo: path.join(stateDir, "state"),
+		onOutput: (chunk) => {
+			wranglerLog = (wranglerLog + String(chunk)).slice(-20_000);
+		},
 		vars: {
 			ADMIN_TOKEN: adminToken,
 			PROVIDERS: "resend,sandbox",
@@ -72,6 +77,10 @@ afterAll(async () => {
 	await new Promise<void>((resolve) => (tenantHooks ? tenantHooks.close(() => resolve()) : resolve()));
 	await new Promise<void>((resolve) => (fake ? fake.close(() => resolve()) : resolve()));
 	if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+	onTestFailed(() => console.log(`--- wrangler dev log (tail) ---\n${wranglerLog}`));
 });
 
 async function lastEvent(id: string): Promise<string | undefined> {
