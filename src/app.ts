@@ -1,6 +1,6 @@
 /**
  * The Hono app: middleware order, error rendering, one router per resource, and the OpenAPI document.
- * Order: request id → body limit → (admin token | API key) → route validation → handler.
+ * Order: request id → body limit → (admin token | API key → tenant rate limit) → route validation → handler.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
@@ -11,6 +11,7 @@ import { ApiError, type ErrorName } from "./errors";
 import { errorFields, log } from "./lib/log";
 import { authenticate } from "./middleware/auth";
 import { bodyLimit } from "./middleware/body-limit";
+import { rateLimit } from "./middleware/rate-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
@@ -18,12 +19,13 @@ import { deadLetterRoutes } from "./routes/dead-letters";
 import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
 import { providerWebhookRoutes } from "./routes/provider-webhooks";
+import { statsRoutes } from "./routes/stats";
 import { suppressionRoutes } from "./routes/suppressions";
 import { webhookRoutes } from "./routes/webhooks";
 import { validationHook } from "./schemas/validation";
 
 /** Resources served with a tenant's API key. In Hono `/emails/*` also matches `/emails` itself. */
-const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*", "/dead-letters/*", "/webhooks/*"];
+const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*", "/dead-letters/*", "/webhooks/*", "/stats"];
 /** Every path prefix with routes, each answering 405 to methods it does not have. */
 const ROUTED_PATHS = [...TENANT_RESOURCES, "/admin/*", "/health/*", "/provider-webhooks/*"];
 
@@ -31,7 +33,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 	app.use("*", requestId);
 	app.use("*", bodyLimit);
-	for (const path of TENANT_RESOURCES) app.use(path, authenticate);
+	for (const path of TENANT_RESOURCES) app.use(path, authenticate, rateLimit);
 
 	app.route("/", healthRoutes);
 	app.route("/", adminRoutes);
@@ -40,6 +42,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.route("/", suppressionRoutes);
 	app.route("/", deadLetterRoutes);
 	app.route("/", webhookRoutes);
+	app.route("/", statsRoutes);
 	app.route("/", providerWebhookRoutes);
 
 	// Reached only when no route above matched the method: the path exists, the method does not.

@@ -30,6 +30,21 @@ const ConfigSchema = z.object({
 	ALLOW_HTTP_WEBHOOKS: boolVar,
 	MAX_ATTACHMENT_BYTES: intVar(10 * 1024 * 1024, 1),
 	MAX_REQUEST_BYTES: intVar(40_000_000, 1024),
+	RATE_LIMITING: z.enum(["on", "off"]).default("on"),
+	PROVIDER_RATES: z
+		.string()
+		.default("{}")
+		.transform((text, ctx) => {
+			try {
+				return JSON.parse(text) as unknown;
+			} catch {
+				ctx.addIssue({ code: "custom", message: "PROVIDER_RATES must be JSON" });
+				return z.NEVER;
+			}
+		})
+		.pipe(z.record(z.string(), z.object({ per_second: z.number().positive(), burst: z.number().int().min(1) }))),
+	CIRCUIT_FAILURE_THRESHOLD: intVar(5, 1),
+	CIRCUIT_COOLDOWN_SECONDS: intVar(30, 1),
 });
 
 export type Config = {
@@ -44,6 +59,23 @@ export type Config = {
 	allowHttpWebhooks: boolean;
 	maxAttachmentBytes: number;
 	maxRequestBytes: number;
+	/** Off only for measuring the limiter's cost (bench); tenants are then unlimited. */
+	rateLimiting: boolean;
+	/** Send rate per provider account: PROVIDER_RATES over the defaults below. */
+	providerRates: Record<string, { per_second: number; burst: number }>;
+	circuitFailureThreshold: number;
+	circuitCoolDownMs: number;
+};
+
+/**
+ * Default send rates per provider account. Resend documents 2 requests/s per team; SendGrid and Postmark publish
+ * no number, so these are conservative starting points that 429s then adapt (PROVIDER_RATES overrides).
+ */
+export const DEFAULT_PROVIDER_RATES: Record<string, { per_second: number; burst: number }> = {
+	sandbox: { per_second: 1000, burst: 1000 },
+	resend: { per_second: 2, burst: 2 },
+	sendgrid: { per_second: 100, burst: 100 },
+	postmark: { per_second: 50, burst: 50 },
 };
 
 /**
@@ -106,6 +138,10 @@ export function getConfig(env: Env): Config {
 		allowHttpWebhooks: v.ALLOW_HTTP_WEBHOOKS,
 		maxAttachmentBytes: v.MAX_ATTACHMENT_BYTES,
 		maxRequestBytes: v.MAX_REQUEST_BYTES,
+		rateLimiting: v.RATE_LIMITING === "on",
+		providerRates: { ...DEFAULT_PROVIDER_RATES, ...v.PROVIDER_RATES },
+		circuitFailureThreshold: v.CIRCUIT_FAILURE_THRESHOLD,
+		circuitCoolDownMs: v.CIRCUIT_COOLDOWN_SECONDS * 1000,
 	};
 	cache.set(env, config);
 	return config;

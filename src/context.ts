@@ -5,5 +5,10 @@ export type AuthContext = { tenant: TenantRow; apiKeyId: string; permission: Api
 
 export type AppEnv = {
 	Bindings: Env;
-	Variables: { auth: AuthContext; requestId: string };
+	Variables: {
+		auth: AuthContext;
+		requestId: string;
+		/** Set by the rate limiter when today's quota is spent: only idempotent replays may still succeed. */
+		quotaExhausted?: { limit: number; resetSeconds: number };
+	};
 };

@@ -13,20 +13,21 @@
  *    otherwise mark `uncertain` for the reconciler, never a blind second send.
  */
 import { and, eq, inArray, lt, or, sql } from "drizzle-orm";
-import { type Config, getConfig } from "../config";
+import { type Config, getConfig, QUEUE_MAX_DELAY_SECONDS } from "../config";
 import { chunk, chunkedInserts, type Db, getDb, runBatch, type Statement } from "../db/client";
 import { eventIfChanged, type GuardedEvent } from "../db/emails";
-import { deadLetters, type EmailRow, emails, suppressions, tenants } from "../db/schema";
+import { deadLetters, type EmailRow, emails, type Rate, suppressions, tenants } from "../db/schema";
 import { mapWithConcurrency } from "../lib/concurrency";
 import { newEmailId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
-import type { ProviderName } from "../providers/catalog";
+import { PROVIDER_NAMES, type ProviderName } from "../providers/catalog";
 import { type ProviderFactory, providerFactory, providerOrder } from "../providers/registry";
 import { SandboxProvider } from "../providers/sandbox";
 import type { EmailProvider, ProviderError, SendOutcome } from "../providers/types";
 import { SendQueueMessage } from "../schemas/queue";
 import { eventStatements, type ProviderEvent } from "../services/events";
 import { buildOutboundEmail } from "../services/outbound";
+import { limiterPacer, type Pacer, providerPolicy } from "../services/pacing";
 import { deliveryIdsOf, enqueueDeliveries, fanOutStatement, type WebhookQueueMessage } from "../services/webhook-fanout";
 import { backoffSeconds } from "./backoff";
 
@@ -42,7 +43,9 @@ export type SendConsumerDeps = {
 	config: Config;
 	attachments: R2Bucket;
 	webhookQueue: Queue<WebhookQueueMessage>;
+	sendQueue: Queue<SendQueueMessage>;
 	providers: ProviderFactory;
+	pacer: Pacer;
 	now: () => number;
 	random: () => number;
 };
@@ -53,7 +56,9 @@ export function sendConsumerDeps(env: Env): SendConsumerDeps {
 		config: getConfig(env),
 		attachments: env.ATTACHMENTS,
 		webhookQueue: env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
+		sendQueue: env.SEND_QUEUE as Queue<SendQueueMessage>,
 		providers: providerFactory(env),
+		pacer: limiterPacer(env.RATE_LIMITER, getConfig(env)),
 		now: Date.now,
 		random: Math.random,
 	};
@@ -66,7 +71,12 @@ type Decision =
 	| { kind: "sent"; provider: ProviderName; providerMessageId: string; events: ProviderEvent[] }
 	| { kind: "failed"; reason: string; provider: ProviderName | null; error?: ProviderError; suppress?: string[]; deadLetter: boolean }
 	| { kind: "retry"; provider: ProviderName | null; nextProvider: ProviderName | null; error: ProviderError; delaySeconds: number }
-	| { kind: "uncertain"; provider: ProviderName; error: ProviderError };
+	| { kind: "uncertain"; provider: ProviderName; error: ProviderError }
+	/** No permit (tenant or provider rate, open circuits): back to `queued` without spending an attempt. */
+	| { kind: "deferred"; delaySeconds: number; reason: string };
+
+/** How a claimed email will be handled: sent through an assigned provider, or already decided. */
+type Plan = { kind: "send"; provider: EmailProvider; index: number; order: ProviderName[] } | { kind: "decided"; decision: Decision };
 
 export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendConsumerDeps): Promise<void> {
 	const now = deps.now();
@@ -83,7 +93,7 @@ export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendC
 	const ids = [...byId.keys()];
 	const claimedRows: { row: EmailRow; reclaimed: boolean }[] = [];
 	const suppressed = new Map<string, string[]>();
-	const tenantProviders = new Map<string, string[] | null>();
+	const tenantSettings = new Map<string, { providers: string[] | null; sendRate: Rate }>();
 	if (ids.length > 0 || malformed.length > 0) {
 		const statements: Statement[] = [];
 		const lease = now + deps.config.sendLeaseSeconds * 1000;
@@ -127,7 +137,12 @@ export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendC
 		}
 		const tenantIds = [...new Set([...byId.values()].map((m) => (m.body as SendQueueMessage).tenantId))];
 		for (const part of chunk(tenantIds, 99)) {
-			statements.push(deps.db.select({ id: tenants.id, providers: tenants.providers }).from(tenants).where(inArray(tenants.id, part)));
+			statements.push(
+				deps.db
+					.select({ id: tenants.id, providers: tenants.providers, sendRate: tenants.sendRate })
+					.from(tenants)
+					.where(inArray(tenants.id, part)),
+			);
 			kinds.push("tenants");
 		}
 		statements.push(...deadLetterStatements(deps.db, malformed, now));
@@ -147,7 +162,7 @@ export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendC
 					}
 					break;
 				case "tenants":
-					for (const t of result as { id: string; providers: string[] | null }[]) tenantProviders.set(t.id, t.providers);
+					for (const t of result as { id: string; providers: string[] | null; sendRate: Rate }[]) tenantSettings.set(t.id, t);
 					break;
 			}
 		});
@@ -177,9 +192,12 @@ export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendC
 		return;
 	}
 
-	const decisions = await mapWithConcurrency(claimed, SEND_CONCURRENCY, (c) =>
-		decide(c, deps, suppressed.get(c.row.id) ?? [], tenantProviders.get(c.row.tenantId) ?? null),
-	);
+	const plans = await planSends(claimed, deps, suppressed, tenantSettings);
+	const decisions = await mapWithConcurrency(claimed, SEND_CONCURRENCY, (c, i) => {
+		const plan = plans[i] as Plan;
+		return plan.kind === "send" ? decide(c, deps, plan) : Promise.resolve(plan.decision);
+	});
+	await reportToProviders(decisions, deps);
 
 	// Round trip 2: all outcomes in one transaction.
 	const done = deps.now();
@@ -195,9 +213,15 @@ export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendC
 		return;
 	}
 	await enqueueDeliveries(deps.webhookQueue, deliveryIdsOf(results));
+	const deferred = claimed.flatMap((c, i) => {
+		const decision = decisions[i] as Decision;
+		return decision.kind === "deferred" ? [{ c, delaySeconds: decision.delaySeconds }] : [];
+	});
+	const requeued = await requeue(deps.sendQueue, deferred);
 	claimed.forEach((c, i) => {
 		const decision = decisions[i] as Decision;
 		if (decision.kind === "retry") c.message.retry({ delaySeconds: decision.delaySeconds });
+		else if (decision.kind === "deferred" && !requeued) c.message.retry({ delaySeconds: decision.delaySeconds });
 		else c.message.ack();
 	});
 	log.info("send_batch_done", {
@@ -207,30 +231,14 @@ export async function consumeSendBatch(batch: MessageBatch<unknown>, deps: SendC
 		retried: decisions.filter((d) => d.kind === "retry").length,
 		failed: decisions.filter((d) => d.kind === "failed").length,
 		uncertain: decisions.filter((d) => d.kind === "uncertain").length,
+		deferred: deferred.length,
 	});
 }
 
-/** Chooses the provider, sends, and turns the outcome into a decision. Never throws for expected failures. */
-async function decide(c: Claimed, deps: SendConsumerDeps, suppressedRecipients: string[], tenantList: string[] | null): Promise<Decision> {
+/** Sends through the assigned provider and turns the outcome into a decision. Never throws for expected failures. */
+async function decide(c: Claimed, deps: SendConsumerDeps, plan: Extract<Plan, { kind: "send" }>): Promise<Decision> {
 	const { row } = c;
-	if (suppressedRecipients.length > 0) {
-		return { kind: "failed", reason: `suppressed recipient: ${suppressedRecipients.join(", ")}`, provider: null, deadLetter: false };
-	}
-	const order = providerOrder(deps.config, { providers: tenantList });
-	const chosen = chooseProvider(order, row.provider, deps.providers);
-	if (!chosen) {
-		const error: ProviderError = { kind: "transient", message: `no configured provider among ${order.join(", ") || "(none)"}` };
-		return retryOrFail(row, null, null, error, deps, order);
-	}
-	const { provider, index } = chosen;
-
-	// A lease that expired mid-send: the provider may have accepted the email. The choice above is deterministic
-	// (row and configuration), so this is the provider that was in flight. Only one that deduplicates by our id
-	// may be asked again; for the others the reconciler looks the email up.
-	if (c.reclaimed && !provider.supportsIdempotency) {
-		return { kind: "uncertain", provider: provider.name, error: { kind: "uncertain", message: "lease expired during the provider call" } };
-	}
-
+	const { provider, index, order } = plan;
 	const outbound = await buildOutboundEmail(row, { bucket: deps.attachments, maxBytes: deps.config.maxAttachmentBytes });
 	if (!outbound.ok) return fromError(row, provider, index, order, outbound.error, deps);
 
@@ -248,6 +256,165 @@ async function decide(c: Claimed, deps: SendConsumerDeps, suppressedRecipients: 
 		return { kind: "sent", provider: provider.name, providerMessageId: outcome.value.providerMessageId, events };
 	}
 	return fromError(row, provider, index, order, outcome.error, deps);
+}
+
+/**
+ * Everything decided before any provider call: suppressed recipients, re-claimed sends that must not be repeated,
+ * then pacing. Permits are asked once per tenant and once per provider for the whole batch; rows without one are
+ * deferred, spread over the seconds the limiting rate needs. A provider whose circuit is open passes its rows to
+ * the next provider in their order without a call. When a provider grants fewer permits than asked, they are
+ * handed out round-robin across tenants, so one tenant's flood cannot take another tenant's turn.
+ */
+async function planSends(
+	claimed: Claimed[],
+	deps: SendConsumerDeps,
+	suppressed: Map<string, string[]>,
+	tenantSettings: Map<string, { providers: string[] | null; sendRate: Rate }>,
+): Promise<Plan[]> {
+	const plans: (Plan | undefined)[] = new Array(claimed.length);
+	const orders = claimed.map((c) => providerOrder(deps.config, { providers: tenantSettings.get(c.row.tenantId)?.providers ?? null }));
+	const open: number[] = [];
+	claimed.forEach((c, i) => {
+		const recipients = suppressed.get(c.row.id) ?? [];
+		if (recipients.length > 0) {
+			plans[i] = decided({ kind: "failed", reason: `suppressed recipient: ${recipients.join(", ")}`, provider: null, deadLetter: false });
+			return;
+		}
+		// A lease that expired mid-send: the provider may have accepted the email. This deterministic choice is the
+		// provider that was in flight; only one that deduplicates by our id may be asked again, the reconciler
+		// looks up the others.
+		const inFlight = c.reclaimed ? chooseProvider(orders[i] as ProviderName[], c.row.provider, deps.providers) : null;
+		if (inFlight && !inFlight.provider.supportsIdempotency) {
+			plans[i] = decided({
+				kind: "uncertain",
+				provider: inFlight.provider.name,
+				error: { kind: "uncertain", message: "lease expired during the provider call" },
+			});
+			return;
+		}
+		open.push(i);
+	});
+
+	// Tenant send rates: one grant per tenant in the batch.
+	const paced: number[] = [];
+	await Promise.all(
+		[...groupBy(open, (i) => (claimed[i] as Claimed).row.tenantId)].map(async ([tenantId, rows]) => {
+			const rate = tenantSettings.get(tenantId)?.sendRate ?? { per_second: 10, burst: 10 };
+			const { granted } = await deps.pacer.tenantPermits(tenantId, rate, rows.length);
+			paced.push(...rows.slice(0, granted));
+			rows.slice(granted).forEach((i, k) => {
+				plans[i] = deferred(k, rate.per_second, "tenant send rate");
+			});
+		}),
+	);
+
+	// Provider rates and circuits, in rounds, so the rows of an open circuit move on to their next provider.
+	const skipped = new Map<number, Set<string>>();
+	let waiting = paced.sort((a, b) => a - b);
+	for (let round = 0; waiting.length > 0 && round <= PROVIDER_NAMES.length; round++) {
+		const byProvider = new Map<ProviderName, number[]>();
+		for (const i of waiting) {
+			const chosen = chooseProvider(orders[i] as ProviderName[], (claimed[i] as Claimed).row.provider, deps.providers, skipped.get(i));
+			if (!chosen) {
+				plans[i] = noProvider(claimed[i] as Claimed, orders[i] as ProviderName[], skipped.get(i), deps);
+				continue;
+			}
+			byProvider.set(chosen.provider.name, [...(byProvider.get(chosen.provider.name) ?? []), i]);
+		}
+		const next: number[] = [];
+		await Promise.all(
+			[...byProvider].map(async ([name, rows]) => {
+				const grant = await deps.pacer.providerPermits(name, rows.length);
+				if (grant.circuit === "open") {
+					for (const i of rows) {
+						skipped.set(i, new Set([...(skipped.get(i) ?? []), name]));
+						next.push(i);
+					}
+					return;
+				}
+				const rate = providerPolicy(deps.config, name).rate.per_second;
+				roundRobinByTenant(rows, (i) => (claimed[i] as Claimed).row.tenantId).forEach((i, k) => {
+					const chosen = chooseProvider(orders[i] as ProviderName[], (claimed[i] as Claimed).row.provider, deps.providers, skipped.get(i));
+					plans[i] =
+						k < grant.granted && chosen
+							? { kind: "send", ...chosen, order: orders[i] as ProviderName[] }
+							: deferred(k - grant.granted, rate, `${name} send rate`, grant.retryAfterMs);
+				});
+			}),
+		);
+		waiting = next;
+	}
+	return plans.map((p) => p ?? decided({ kind: "deferred", delaySeconds: 1, reason: "not planned" }));
+}
+
+function decided(decision: Decision): Plan {
+	return { kind: "decided", decision };
+}
+
+/** The k-th row over a limit waits until the bucket has had time to refill for it (at least a second). */
+function deferred(k: number, perSecond: number, reason: string, retryAfterMs = 0): Plan {
+	const delaySeconds = Math.min(QUEUE_MAX_DELAY_SECONDS, Math.max(1, Math.ceil(retryAfterMs / 1000), Math.ceil((k + 1) / perSecond)));
+	return decided({ kind: "deferred", delaySeconds, reason });
+}
+
+/** Every provider's circuit is open (wait, no attempt spent) or none is configured (an attempt that failed). */
+function noProvider(c: Claimed, order: ProviderName[], skipped: Set<string> | undefined, deps: SendConsumerDeps): Plan {
+	if (skipped && skipped.size > 0) return deferred(0, 1, "all provider circuits open", deps.config.circuitCoolDownMs);
+	const error: ProviderError = { kind: "transient", message: `no configured provider among ${order.join(", ") || "(none)"}` };
+	return decided(retryOrFail(c.row, null, null, error, deps, order));
+}
+
+/** Rows reordered so tenants take turns: a, b, c, a, b, a, … */
+function roundRobinByTenant(rows: number[], tenantOf: (i: number) => string): number[] {
+	const queues = [...groupBy(rows, tenantOf).values()];
+	const out: number[] = [];
+	for (let k = 0; out.length < rows.length; k++) for (const q of queues) if (k < q.length) out.push(q[k] as number);
+	return out;
+}
+
+function groupBy<K>(items: number[], keyOf: (i: number) => K): Map<K, number[]> {
+	const groups = new Map<K, number[]>();
+	for (const i of items) groups.set(keyOf(i), [...(groups.get(keyOf(i)) ?? []), i]);
+	return groups;
+}
+
+/** One report per provider that was called: successes close its circuit, definite failures count, 429s slow it. */
+async function reportToProviders(decisions: Decision[], deps: SendConsumerDeps): Promise<void> {
+	const reports = new Map<ProviderName, { successes: number; failures: number; rateLimited: number }>();
+	const of = (name: ProviderName) => {
+		const r = reports.get(name) ?? { successes: 0, failures: 0, rateLimited: 0 };
+		reports.set(name, r);
+		return r;
+	};
+	for (const d of decisions) {
+		if (d.kind === "sent") of(d.provider).successes += 1;
+		else if (d.kind === "retry" && d.provider) {
+			if (d.error.kind === "rate_limited") of(d.provider).rateLimited += 1;
+			else if (d.error.kind !== "uncertain") of(d.provider).failures += 1;
+		} else if (d.kind === "failed" && d.provider && d.error?.kind === "permanent" && d.error.scope === "provider")
+			of(d.provider).failures += 1;
+	}
+	await Promise.all(
+		[...reports].map(([name, report]) =>
+			deps.pacer.report(name, report).catch((e) => log.warn("provider_report_failed", { provider: name, ...errorFields(e) })),
+		),
+	);
+}
+
+/** Deferred emails go back on the queue as new messages, so waiting never uses up the queue's retry count. */
+async function requeue(queue: Queue<SendQueueMessage>, items: { c: Claimed; delaySeconds: number }[]): Promise<boolean> {
+	if (items.length === 0) return true;
+	try {
+		for (const part of chunk(items, 100)) {
+			await queue.sendBatch(
+				part.map(({ c, delaySeconds }) => ({ body: { v: 1 as const, id: c.row.id, tenantId: c.row.tenantId }, delaySeconds })),
+			);
+		}
+		return true;
+	} catch (e) {
+		log.warn("requeue_failed", { count: items.length, ...errorFields(e) });
+		return false;
+	}
 }
 
 function fromError(
@@ -313,11 +480,14 @@ function chooseProvider(
 	order: ProviderName[],
 	current: string | null,
 	factory: ProviderFactory,
+	skip?: Set<string>,
 ): { provider: EmailProvider; index: number } | null {
 	const start = current ? Math.max(0, order.indexOf(current as ProviderName)) : 0;
 	for (let step = 0; step < order.length; step++) {
 		const index = (start + step) % order.length;
-		const provider = factory(order[index] as ProviderName);
+		const name = order[index] as ProviderName;
+		if (skip?.has(name)) continue;
+		const provider = factory(name);
 		if (provider) return { provider, index };
 	}
 	return null;
@@ -386,6 +556,14 @@ function outcomeStatements(db: Db, row: EmailRow, decision: Decision, now: numbe
 						...errorDetail(decision.error),
 					},
 				}),
+			];
+		case "deferred":
+			// Not an attempt: the claim's increment is taken back.
+			return [
+				db
+					.update(emails)
+					.set({ status: "queued", attempts: sql`${emails.attempts} - 1`, leaseUntil: null, updatedAt: now })
+					.where(inFlight),
 			];
 		case "uncertain":
 			return [

@@ -10,6 +10,7 @@ import { isUuid } from "../lib/ids";
 import { buildMime } from "../lib/mime";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
+import { quotaExceeded } from "../middleware/rate-limit";
 import {
 	BatchEmailItem,
 	BatchHeaders,
@@ -41,6 +42,7 @@ export const emailRoutes = createRouter();
 const IDEMPOTENT_REPLAY_HEADER = "Idempotent-Replayed";
 
 function acceptDeps(c: Context<AppEnv>): AcceptDeps {
+	const exhausted = c.get("quotaExhausted");
 	return {
 		db: getDb(c.env.DB),
 		attachments: c.env.ATTACHMENTS,
@@ -49,6 +51,7 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 		config: getConfig(c.env),
 		tenant: c.get("auth").tenant,
 		now: Date.now(),
+		quotaExhausted: exhausted ? quotaExceeded(exhausted) : undefined,
 	};
 }
 

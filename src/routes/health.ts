@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { getConfig } from "../config";
 import { errorFields, log } from "../lib/log";
 import { providerReadiness } from "../providers/catalog";
+import { limiterPacer } from "../services/pacing";
 import { createRouter, jsonResponse } from "./router";
 
 export const healthRoutes = createRouter();
@@ -12,7 +13,10 @@ const Readiness = z
 		status: z.enum(["ready", "not_ready"]),
 		checks: z.object({
 			d1: z.object({ ok: z.boolean(), error: z.string().optional() }),
-			providers: z.record(z.string(), z.object({ ready: z.boolean(), missing: z.array(z.string()) })),
+			providers: z.record(
+				z.string(),
+				z.object({ ready: z.boolean(), missing: z.array(z.string()), circuit: z.enum(["closed", "open", "half_open"]).optional() }),
+			),
 		}),
 	})
 	.openapi("Readiness");
@@ -44,8 +48,23 @@ healthRoutes.openapi(
 			log.error("health_d1_failed", errorFields(err));
 			d1 = { ok: false, error: err instanceof Error ? err.message : String(err) };
 		}
-		const providers = providerReadiness(c.env, getConfig(c.env).providers);
-		const ready = d1.ok && Object.values(providers).some((p) => p.ready);
+		const config = getConfig(c.env);
+		const pacer = limiterPacer(c.env.RATE_LIMITER, config);
+		const readiness = providerReadiness(c.env, config.providers);
+		const providers: Record<string, { ready: boolean; missing: string[]; circuit?: "closed" | "open" | "half_open" }> = {};
+		await Promise.all(
+			Object.entries(readiness).map(async ([name, r]) => {
+				const circuit = r.ready
+					? await pacer
+							.status(name)
+							.then((s) => s.circuit)
+							.catch(() => undefined)
+					: undefined;
+				providers[name] = circuit ? { ...r, circuit } : r;
+			}),
+		);
+		// Ready when D1 answers and some configured provider can take sends now (its circuit is not open).
+		const ready = d1.ok && Object.values(providers).some((p) => p.ready && p.circuit !== "open");
 		const body = { status: ready ? ("ready" as const) : ("not_ready" as const), checks: { d1, providers } };
 		return ready ? c.json(body, 200) : c.json(body, 503);
 	},

@@ -40,6 +40,8 @@ export type AcceptDeps = {
 	config: Config;
 	tenant: TenantRow;
 	now: number;
+	/** Today's quota is spent: replays are still answered, new emails are refused with this error. */
+	quotaExhausted?: ApiError | undefined;
 };
 
 /** How a request with several emails treats invalid ones (Resend's `x-batch-validation`). */
@@ -95,6 +97,10 @@ export async function acceptEmails(
 	if (claim) {
 		const outcome = interpretClaim(claim, results[1] as Parameters<typeof interpretClaim>[1]);
 		if (outcome.kind === "replay") return { replayed: true, response: outcome.response };
+	}
+	if (deps.quotaExhausted) {
+		if (claim) await releaseClaim(deps.db, claim);
+		throw deps.quotaExhausted;
 	}
 	const suppressed = new Map<string, string>();
 	for (const rows of results.slice(claimReads.length) as { email: string; reason: string }[][]) {

@@ -43,7 +43,14 @@ export async function seedTenant(overrides: Record<string, unknown> = {}): Promi
 	const domain = `t${seq}-${crypto.randomUUID().slice(0, 8)}.example.com`;
 	const created = await call<{ id: string }>("POST", "/admin/tenants", {
 		key: ADMIN_TOKEN,
-		body: { name: `tenant ${seq}`, allowed_from_domains: [domain], ...overrides },
+		// Generous limits unless a test is about limits: seeding many emails must not trip the API bucket.
+		body: {
+			name: `tenant ${seq}`,
+			allowed_from_domains: [domain],
+			api_rate: { per_second: 10_000, burst: 10_000 },
+			daily_quota: 10_000_000,
+			...overrides,
+		},
 	});
 	if (created.status !== 201) throw new Error(`seed tenant failed: ${created.status} ${JSON.stringify(created.body)}`);
 	const key = await call<{ id: string; token: string }>("POST", `/admin/tenants/${created.body.id}/api-keys`, {

@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import { providerFactory } from "../../src/providers/registry";
 import { consumeSendBatch, type SendConsumerDeps, sendConsumerDeps } from "../../src/queue/send-consumer";
+import { unlimitedPacer } from "../../src/services/pacing";
 import { call, email, type Seeded } from "./api";
 
 /** Accepts an email through the API but keeps its queue message from the live consumer; returns its id. */
@@ -26,8 +27,9 @@ export function depsWith(
 ): SendConsumerDeps {
 	const merged = Object.assign(Object.create(null), env, settings) as Env;
 	if (timeoutMs !== undefined) extra = { providers: providerFactory(merged, timeoutMs), ...extra };
-	// Just under 1: full jitter then picks the top of its range, so delays are predictable in tests.
-	return { ...sendConsumerDeps(merged), random: () => 0.9999, ...extra };
+	// Just under 1: full jitter then picks the top of its range, so delays are predictable in tests. Pacing is off
+	// unless a test asks for the real limiter: its state (buckets, circuits) outlives a test within its file.
+	return { ...sendConsumerDeps(merged), random: () => 0.9999, pacer: unlimitedPacer, ...extra };
 }
 
 let seq = 0;

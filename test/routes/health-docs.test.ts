@@ -14,7 +14,10 @@ describe("health", () => {
 	it("GET /health/ready checks D1 and the configured providers", async () => {
 		const res = await call<{ status: string; checks: Record<string, unknown> }>("GET", "/health/ready");
 		expect(res.status).toBe(200);
-		expect(res.body).toEqual({ status: "ready", checks: { d1: { ok: true }, providers: { sandbox: { ready: true, missing: [] } } } });
+		expect(res.body).toEqual({
+			status: "ready",
+			checks: { d1: { ok: true }, providers: { sandbox: { ready: true, missing: [], circuit: "closed" } } },
+		});
 	});
 
 	it("GET /health/ready answers 503 when D1 fails", async () => {

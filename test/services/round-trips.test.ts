@@ -1,8 +1,15 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { call, email, seedTenant } from "../helpers/api";
 import { countD1 } from "../helpers/d1-counter";
 
 afterEach(() => vi.restoreAllMocks());
+
+/** The live queue consumer would run claims in the background while a request is being counted. */
+beforeEach(() => {
+	vi.spyOn(env.SEND_QUEUE, "send").mockResolvedValue(undefined as never);
+	vi.spyOn(env.SEND_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
+});
 
 /**
  * The accept path's D1 budget (DESIGN §1): auth (1) + claim/suppression reads (1) + the write transaction (1),
