@@ -9,49 +9,23 @@
  * the provider (expected 0) and writes bench/results-pipeline.json. Numbers, not pass/fail; local queues run one
  * consumer invocation at a time (max_concurrency is ignored locally), so production scales further.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import os, { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { findFreePort, PROJECT_ROOT, startDevServer } from "../scripts/lib/dev-server.mjs";
+import { PROJECT_ROOT } from "../scripts/lib/dev-server.mjs";
+import { machine, options, startBenchServer, startFakeResend } from "./lib.mjs";
 
-const args = Object.fromEntries(
-	process.argv
-		.slice(2)
-		.join(" ")
-		.split("--")
-		.filter(Boolean)
-		.map((a) => a.trim().split(/\s+/)),
-);
-const EMAILS = Number(args.emails ?? 2000);
-const LATENCY_MS = Number(args["latency-ms"] ?? 50);
-const TENANTS = Number(args.tenants ?? 10);
+const opts = options({ emails: 2000, "latency-ms": 50, tenants: 10 });
+const EMAILS = opts.emails;
+const LATENCY_MS = opts["latency-ms"];
+const TENANTS = opts.tenants;
 
-const calls = [];
-const seenIds = new Map();
-const fake = createServer((req, res) => {
-	// The body is not needed; draining it lets the request end.
-	req.resume();
-	req.on("end", () => {
-		const key = req.headers["idempotency-key"];
-		calls.push(performance.now());
-		seenIds.set(key, (seenIds.get(key) ?? 0) + 1);
-		setTimeout(() => {
-			res.writeHead(200, { "content-type": "application/json" });
-			res.end(JSON.stringify({ id: `re_${calls.length}` }));
-		}, LATENCY_MS);
-	});
-});
-await new Promise((resolve) => fake.listen(0, "127.0.0.1", resolve));
-const fakeUrl = `http://127.0.0.1:${fake.address().port}`;
-
-const stateDir = await mkdtemp(path.join(tmpdir(), "mailroom-bench-"));
-const adminToken = randomBytes(24).toString("hex");
-const server = await startDevServer({
-	port: await findFreePort(),
-	persistTo: path.join(stateDir, "state"),
-	vars: { ADMIN_TOKEN: adminToken, PROVIDERS: "resend", RESEND_API_KEY: "re_bench", RESEND_BASE_URL: fakeUrl },
+const fake = await startFakeResend(LATENCY_MS);
+const calls = fake.calls;
+const server = await startBenchServer({
+	PROVIDERS: "resend",
+	RESEND_API_KEY: "re_bench",
+	RESEND_BASE_URL: fake.url,
+	PROVIDER_RATES: JSON.stringify({ resend: { per_second: 100_000, burst: 100_000 } }),
 });
 
 async function api(method, url, key, body) {
@@ -67,10 +41,7 @@ async function api(method, url, key, body) {
 
 try {
 	const keys = [];
-	for (let i = 0; i < TENANTS; i++) {
-		const tenant = await api("POST", "/admin/tenants", adminToken, { name: `bench ${i}`, allowed_from_domains: ["example.com"] });
-		keys.push((await api("POST", `/admin/tenants/${tenant.id}/api-keys`, adminToken, { name: "bench" })).token);
-	}
+	for (let i = 0; i < TENANTS; i++) keys.push(await server.tenant(`bench ${i}`));
 	const acceptStart = performance.now();
 	let accepted = 0;
 	for (let batch = 0; accepted < EMAILS; batch++) {
@@ -89,10 +60,10 @@ try {
 	while (calls.length < EMAILS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
 	const first = calls[0] ?? 0;
 	const last = calls[calls.length - 1] ?? 0;
-	const duplicates = [...seenIds.values()].filter((n) => n > 1).length;
+	const duplicates = fake.duplicates();
 	const result = {
 		date: new Date().toISOString(),
-		machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+		machine: machine(),
 		emails: EMAILS,
 		provider_latency_ms: LATENCY_MS,
 		accept_emails_per_second: Math.round((EMAILS / acceptMs) * 1000),
@@ -106,6 +77,5 @@ try {
 	if (calls.length < EMAILS) process.exitCode = 1;
 } finally {
 	await server.stop();
-	fake.close();
-	await rm(stateDir, { recursive: true, force: true });
+	await fake.close();
 }
