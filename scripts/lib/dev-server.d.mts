@@ -65,4 +65,11 @@ export interface DevTenant {
 	createdKey: boolean;
 }
 
+/** Limits of the local dev tenant. */
+export declare const DEV_TENANT_LIMITS: {
+	api_rate: { per_second: number; burst: number };
+	send_rate: { per_second: number; burst: number };
+	daily_quota: number;
+};
+
 export declare function ensureDevTenant(options: EnsureDevTenantOptions): Promise<DevTenant>;

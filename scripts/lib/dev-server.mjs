@@ -268,6 +268,13 @@ async function writeState(stateFile, state) {
 	await rename(tmp, stateFile);
 }
 
+/** Limits of the local dev tenant (the admin API's defaults are 10 requests/s, burst 20). */
+export const DEV_TENANT_LIMITS = {
+	api_rate: { per_second: 100, burst: 500 },
+	send_rate: { per_second: 100, burst: 500 },
+	daily_quota: 100_000,
+};
+
 /**
  * Makes sure a `dev` tenant and a full-access API key exist, reusing the ones recorded in `stateFile` when the
  * server still knows them. Keys are stored hashed, so the token itself lives only in the state file.
@@ -302,7 +309,12 @@ export async function ensureDevTenant(options) {
 		else if (found.status !== 404) throw fail(`GET /admin/tenants/${state.tenantId}`, found);
 	}
 	if (!tenant) {
-		const created = await request(url, "POST", "/admin/tenants", adminToken, { name, allowed_from_domains: allowedFromDomains });
+		const created = await request(url, "POST", "/admin/tenants", adminToken, {
+			name,
+			allowed_from_domains: allowedFromDomains,
+			// Roomier than a production tenant's defaults: local trying-out and the e2e tests send in quick bursts.
+			...DEV_TENANT_LIMITS,
+		});
 		if (created.status !== 201) throw fail("POST /admin/tenants", created);
 		tenant = created.json;
 		createdTenant = true;
