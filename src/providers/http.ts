@@ -70,3 +70,12 @@ export function parseJsonOrUndefined(text: string): unknown {
 		return undefined;
 	}
 }
+
+/**
+ * A failed status lookup, as the reconciler sees it: reading again is harmless, so a timeout is merely transient,
+ * and a permanent answer concerns the lookup (credentials, add-on missing), not the email.
+ */
+export function lookupError(error: ProviderError): ProviderError {
+	if (error.kind === "uncertain") return { kind: "transient", message: error.message };
+	return error.kind === "permanent" ? { ...error, scope: "provider" } : error;
+}

@@ -56,3 +56,21 @@ export function providerOrder(config: Config, tenant: Pick<TenantRow, "providers
 	const names = tenant?.providers && tenant.providers.length > 0 ? tenant.providers : config.providers;
 	return names.filter(isProviderName);
 }
+
+/** The configured provider to use: the row's current one if still in the list, else the first configured. */
+export function chooseProvider(
+	order: ProviderName[],
+	current: string | null,
+	factory: ProviderFactory,
+	skip?: Set<string>,
+): { provider: EmailProvider; index: number } | null {
+	const start = current ? Math.max(0, order.indexOf(current as ProviderName)) : 0;
+	for (let step = 0; step < order.length; step++) {
+		const index = (start + step) % order.length;
+		const name = order[index] as ProviderName;
+		if (skip?.has(name)) continue;
+		const provider = factory(name);
+		if (provider) return { provider, index };
+	}
+	return null;
+}

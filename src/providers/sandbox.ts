@@ -6,11 +6,24 @@
  * `delivered@` sent, delivered · `bounced@` hard bounce · `complained@` delivered, complaint ·
  * `delayed@` delivery_delayed, delivered · `rejected@` permanent rejection · `flaky@` transient failure on the
  * first two attempts, then delivered · `slow@` answers after 2 s, then delivered.
+ *
+ * Lookup is offline and agrees with the simulation: an email is found iff it has a provider message id (the
+ * sandbox never leaves a send uncertain) and its behaviour is not `rejected` (a rejected send never existed);
+ * its events are the ones `simulatedEvents` records, dated from `sentAt`.
  */
 import { parseMailbox } from "../lib/address";
-import { err, ok } from "../lib/result";
-import type { ProviderEvent } from "../services/events";
-import type { EmailProvider, OutboundEmail, SendContext, SendOutcome } from "./types";
+import { err, ok, type Result } from "../lib/result";
+import type { ProviderEvent, ProviderEventType } from "../services/events";
+import type {
+	EmailProvider,
+	LookupEvent,
+	LookupQuery,
+	LookupResult,
+	OutboundEmail,
+	ProviderError,
+	SendContext,
+	SendOutcome,
+} from "./types";
 
 const BEHAVIOURS = ["delivered", "bounced", "complained", "delayed", "rejected", "flaky", "slow"] as const;
 type Behaviour = (typeof BEHAVIOURS)[number];
@@ -18,13 +31,44 @@ type Behaviour = (typeof BEHAVIOURS)[number];
 export const SANDBOX_SLOW_MS = 2000;
 
 function behaviourOf(email: OutboundEmail): { behaviour: Behaviour; recipient: string } {
-	for (const mailbox of [...email.to, ...email.cc, ...email.bcc]) {
-		const address = parseMailbox(mailbox)?.address.toLowerCase() ?? mailbox.toLowerCase();
+	const first = email.to[0] ?? "";
+	const addresses = [...email.to, ...email.cc, ...email.bcc].map(
+		(mailbox) => parseMailbox(mailbox)?.address.toLowerCase() ?? mailbox.toLowerCase(),
+	);
+	return behaviourOfAddresses(addresses, parseMailbox(first)?.address.toLowerCase() ?? first);
+}
+
+/** The first address (lower-cased, bare) whose local part names a behaviour; else `fallback` is delivered. */
+function behaviourOfAddresses(addresses: string[], fallback: string): { behaviour: Behaviour; recipient: string } {
+	for (const address of addresses) {
 		const local = address.slice(0, address.indexOf("@"));
 		if ((BEHAVIOURS as readonly string[]).includes(local)) return { behaviour: local as Behaviour, recipient: address };
 	}
-	const first = email.to[0] ?? "";
-	return { behaviour: "delivered", recipient: parseMailbox(first)?.address.toLowerCase() ?? first };
+	return { behaviour: "delivered", recipient: fallback };
+}
+
+type SimulatedEvent = { type: ProviderEventType; bounce?: "hard"; offset: number };
+
+/** What a real provider would report for a behaviour, in order; `offset` keeps them milliseconds apart. */
+function eventsOfBehaviour(behaviour: Behaviour): SimulatedEvent[] {
+	switch (behaviour) {
+		case "bounced":
+			return [{ type: "bounced", bounce: "hard", offset: 0 }];
+		case "complained":
+			return [
+				{ type: "delivered", offset: 0 },
+				{ type: "complained", offset: 1 },
+			];
+		case "delayed":
+			return [
+				{ type: "delivery_delayed", offset: 0 },
+				{ type: "delivered", offset: 1 },
+			];
+		case "rejected":
+			return [];
+		default:
+			return [{ type: "delivered", offset: 0 }];
+	}
 }
 
 export type SandboxOptions = { sleep?: (ms: number) => Promise<void> };
@@ -61,24 +105,21 @@ export class SandboxProvider implements EmailProvider {
 			detail: { provider_message_id: providerMessageId },
 		};
 		// Milliseconds apart so the event log keeps the order a real provider would report.
-		const at = (i: number) => now + 1 + i;
-		switch (behaviour) {
-			case "bounced":
-				return [{ ...base, type: "bounced", bounce: "hard", at: at(0) }];
-			case "complained":
-				return [
-					{ ...base, type: "delivered", at: at(0) },
-					{ ...base, type: "complained", at: at(1) },
-				];
-			case "delayed":
-				return [
-					{ ...base, type: "delivery_delayed", at: at(0) },
-					{ ...base, type: "delivered", at: at(1) },
-				];
-			case "rejected":
-				return [];
-			default:
-				return [{ ...base, type: "delivered", at: at(0) }];
-		}
+		return eventsOfBehaviour(behaviour).map(({ offset, ...event }) => ({ ...base, ...event, at: now + 1 + offset }));
+	}
+
+	async lookup(query: LookupQuery): Promise<Result<LookupResult, ProviderError>> {
+		const { providerMessageId } = query;
+		if (providerMessageId === null) return ok({ found: false });
+		const { behaviour, recipient } = behaviourOfAddresses(query.recipients, query.recipients[0] ?? "");
+		if (behaviour === "rejected") return ok({ found: false });
+		const sentAt = query.sentAt ?? Date.now();
+		const events: LookupEvent[] = eventsOfBehaviour(behaviour).map(({ offset, ...event }) => ({
+			...event,
+			at: sentAt + 1 + offset,
+			...(recipient !== "" && { recipient }),
+			detail: { provider_message_id: providerMessageId },
+		}));
+		return ok({ found: true, providerMessageId, events });
 	}
 }

@@ -15,6 +15,7 @@
 import type { Tag } from "../db/schema";
 import type { Mailbox } from "../lib/address";
 import type { Result } from "../lib/result";
+import type { ProviderEventType } from "../services/events";
 import type { ProviderName } from "./catalog";
 
 export type OutboundAttachment = {
@@ -57,11 +58,36 @@ export type SendContext = {
 	attempt: number;
 };
 
+/** What the reconciler knows of an email when it asks the provider what became of it. */
+export type LookupQuery = {
+	emailId: string;
+	/** The provider's id, when the send answered; null for an `uncertain` send (find it by our id instead). */
+	providerMessageId: string | null;
+	/** Bare, lower-cased to/cc/bcc addresses. */
+	recipients: string[];
+	/** When we sent it (epoch ms), to bound searches; null when unknown. */
+	sentAt: number | null;
+};
+
+/** A delivery fact the provider reports, in our vocabulary (as a webhook would have said it). */
+export type LookupEvent = {
+	type: ProviderEventType;
+	at: number;
+	bounce?: "hard" | "soft";
+	recipient?: string;
+	detail: Record<string, unknown>;
+};
+
+/** `found: false` means the provider has no such message: an uncertain send that never happened. */
+export type LookupResult = { found: false } | { found: true; providerMessageId: string | null; events: LookupEvent[] };
+
 export interface EmailProvider {
 	readonly name: ProviderName;
 	/** True when a repeated request with our id as idempotency key cannot send twice (Resend, Brevo). */
 	readonly supportsIdempotency: boolean;
 	send(email: OutboundEmail, context: SendContext): Promise<SendOutcome>;
+	/** Asks the provider what became of an email (reconciliation); absent where the provider has no such API. */
+	lookup?(query: LookupQuery): Promise<Result<LookupResult, ProviderError>>;
 }
 
 /** Settings shared by the HTTP adapters. */

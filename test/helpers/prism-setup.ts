@@ -3,8 +3,9 @@
  * validating mocks, so adapter tests check our request bodies against the real contracts.
  *
  * Contract: each mock listens on 127.0.0.1 on a free port with `--errors`, so a request the spec rejects gets a
- * 4xx instead of a mock success. Both start in parallel; setup resolves once each answers HTTP, provides the base
- * URLs as `prismResendUrl` and `prismSendGridUrl` (read with `inject()`), and the returned teardown stops them.
+ * 4xx instead of a mock success. All start in parallel; setup resolves once each answers HTTP, provides the base
+ * URLs as `prismResendUrl`, `prismSendGridUrl` and `prismSendGridActivityUrl` (read with `inject()`), and the
+ * returned teardown stops them.
  * The specs are unmodified copies kept in `test/specs/` (see its README), so a fresh clone tests on its own.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -20,6 +21,8 @@ declare module "vitest" {
 		prismResendUrl: string;
 		/** Prism mock of `sendgrid-mail-v3.openapi.json`. */
 		prismSendGridUrl: string;
+		/** Prism mock of `sendgrid-email-activity-v3.openapi.json` (status lookups). */
+		prismSendGridActivityUrl: string;
 	}
 }
 
@@ -33,6 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 	const started = await Promise.allSettled([
 		startPrism(path.join(specs, "resend.openapi.yaml")),
 		startPrism(path.join(specs, "sendgrid-mail-v3.openapi.json")),
+		startPrism(path.join(specs, "sendgrid-email-activity-v3.openapi.json")),
 	]);
 	const mocks = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
 	const failure = started.find((s) => s.status === "rejected");
@@ -40,10 +44,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
 		await Promise.all(mocks.map(stopPrism));
 		throw failure.reason;
 	}
-	const [resend, sendgrid] = mocks;
-	if (!resend || !sendgrid) throw new Error("prism-setup: a mock did not start");
+	const [resend, sendgrid, sendgridActivity] = mocks;
+	if (!resend || !sendgrid || !sendgridActivity) throw new Error("prism-setup: a mock did not start");
 	project.provide("prismResendUrl", resend.url);
 	project.provide("prismSendGridUrl", sendgrid.url);
+	project.provide("prismSendGridActivityUrl", sendgridActivity.url);
 	return async () => {
 		await Promise.all(mocks.map(stopPrism));
 	};

@@ -32,7 +32,7 @@ const RECORD_TYPES = new Map<string, ProviderEventType>([
 ]);
 
 /** Bounce types that mean the address will not take mail from us (django-anymail maps these to bounced/rejected). */
-const HARD_BOUNCES = new Set([
+export const HARD_BOUNCES = new Set([
 	"HardBounce",
 	"BadEmailAddress",
 	"ManuallyDeactivated",
@@ -44,7 +44,7 @@ const HARD_BOUNCES = new Set([
 	"Unsubscribe",
 ]);
 /** Bounce types that end this email because of the sender's setup, not the recipient. */
-const SENDER_FAILURES = new Set(["Unconfirmed", "SMTPApiError", "TemplateRenderingFailed"]);
+export const SENDER_FAILURES = new Set(["Unconfirmed", "SMTPApiError", "TemplateRenderingFailed"]);
 
 const optionalString = z.string().optional().catch(undefined);
 
