@@ -14,10 +14,12 @@ import { bodyLimit } from "./middleware/body-limit";
 import { rateLimit } from "./middleware/rate-limit";
 import { requestId } from "./middleware/request-id";
 import { adminRoutes } from "./routes/admin";
+import { analyticsRoutes } from "./routes/analytics";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
+import { metricsRoutes } from "./routes/metrics";
 import { providerWebhookRoutes } from "./routes/provider-webhooks";
 import { statsRoutes } from "./routes/stats";
 import { suppressionRoutes } from "./routes/suppressions";
@@ -25,9 +27,9 @@ import { webhookRoutes } from "./routes/webhooks";
 import { validationHook } from "./schemas/validation";
 
 /** Resources served with a tenant's API key. In Hono `/emails/*` also matches `/emails` itself. */
-const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*", "/dead-letters/*", "/webhooks/*", "/stats"];
+const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*", "/dead-letters/*", "/webhooks/*", "/stats", "/analytics"];
 /** Every path prefix with routes, each answering 405 to methods it does not have. */
-const ROUTED_PATHS = [...TENANT_RESOURCES, "/admin/*", "/health/*", "/provider-webhooks/*"];
+const ROUTED_PATHS = [...TENANT_RESOURCES, "/admin/*", "/health/*", "/provider-webhooks/*", "/metrics"];
 
 export function createApp(): OpenAPIHono<AppEnv> {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -43,6 +45,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.route("/", deadLetterRoutes);
 	app.route("/", webhookRoutes);
 	app.route("/", statsRoutes);
+	app.route("/", analyticsRoutes);
+	app.route("/", metricsRoutes);
 	app.route("/", providerWebhookRoutes);
 
 	// Reached only when no route above matched the method: the path exists, the method does not.

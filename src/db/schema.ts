@@ -101,6 +101,14 @@ export const emails = sqliteTable(
 		provider: text("provider"),
 		providerMessageId: text("provider_message_id"),
 		sentAt: integer("sent_at"),
+		/**
+		 * When the queue message for this row is due (epoch ms): set whenever one is sent for it (accept, retry,
+		 * deferral, release, recovery); null for a schedule beyond the queue's delay limit (not enqueued yet). The
+		 * recover cron re-enqueues `queued`/`scheduled` rows overdue by a grace period: their message was lost.
+		 */
+		nextAttemptAt: integer("next_attempt_at"),
+		/** Last time the reconciler asked the provider about this email. */
+		reconciledAt: integer("reconciled_at"),
 		/** Provider attempts so far; incremented by the consumer's claim. */
 		attempts: integer("attempts").notNull().default(0),
 		leaseUntil: integer("lease_until"),
@@ -114,6 +122,7 @@ export const emails = sqliteTable(
 		index("emails_status_scheduled").on(t.status, t.scheduledAt),
 		index("emails_status_updated").on(t.status, t.updatedAt),
 		index("emails_provider_message").on(t.providerMessageId),
+		index("emails_status_next_attempt").on(t.status, t.nextAttemptAt),
 	],
 );
 
@@ -132,6 +141,7 @@ export const emailEvents = sqliteTable(
 	},
 	(t) => [
 		index("email_events_email").on(t.emailId, t.id),
+		index("email_events_tenant_at").on(t.tenantId, t.at),
 		uniqueIndex("email_events_dedupe").on(t.dedupeKey).where(sql`dedupe_key IS NOT NULL`),
 	],
 );
@@ -246,8 +256,13 @@ export const webhookDeliveries = sqliteTable(
 		createdAt: integer("created_at").notNull(),
 		updatedAt: integer("updated_at").notNull(),
 		deliveredAt: integer("delivered_at"),
+		/** When the queue message for this delivery is due; the recover cron re-enqueues pending ones long overdue. */
+		nextAttemptAt: integer("next_attempt_at"),
 	},
-	(t) => [index("webhook_deliveries_webhook").on(t.webhookId, t.createdAt), index("webhook_deliveries_status").on(t.status, t.updatedAt)],
+	(t) => [
+		index("webhook_deliveries_webhook").on(t.webhookId, t.createdAt),
+		index("webhook_deliveries_status").on(t.status, t.nextAttemptAt),
+	],
 );
 
 export const webhookAttempts = sqliteTable(

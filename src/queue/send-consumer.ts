@@ -21,7 +21,7 @@ import { mapWithConcurrency } from "../lib/concurrency";
 import { newEmailId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
 import { PROVIDER_NAMES, type ProviderName } from "../providers/catalog";
-import { type ProviderFactory, providerFactory, providerOrder } from "../providers/registry";
+import { chooseProvider, type ProviderFactory, providerFactory, providerOrder } from "../providers/registry";
 import { SandboxProvider } from "../providers/sandbox";
 import type { EmailProvider, ProviderError, SendOutcome } from "../providers/types";
 import { SendQueueMessage } from "../schemas/queue";
@@ -475,24 +475,6 @@ function retryOrFail(
 	return { kind: "retry", provider, nextProvider: next, error, delaySeconds };
 }
 
-/** The configured provider to use: the row's current one if still in the list, else the first configured. */
-function chooseProvider(
-	order: ProviderName[],
-	current: string | null,
-	factory: ProviderFactory,
-	skip?: Set<string>,
-): { provider: EmailProvider; index: number } | null {
-	const start = current ? Math.max(0, order.indexOf(current as ProviderName)) : 0;
-	for (let step = 0; step < order.length; step++) {
-		const index = (start + step) % order.length;
-		const name = order[index] as ProviderName;
-		if (skip?.has(name)) continue;
-		const provider = factory(name);
-		if (provider) return { provider, index };
-	}
-	return null;
-}
-
 /** The next configured provider after `index`, wrapping around; the same one when it is the only one. */
 function nextProvider(order: ProviderName[], index: number, factory: ProviderFactory): ProviderName | null {
 	for (let step = 1; step <= order.length; step++) {
@@ -543,7 +525,14 @@ function outcomeStatements(db: Db, row: EmailRow, decision: Decision, now: numbe
 			return [
 				db
 					.update(emails)
-					.set({ status: "queued", provider: decision.nextProvider, leaseUntil: null, lastError: decision.error.message, updatedAt: now })
+					.set({
+						status: "queued",
+						provider: decision.nextProvider,
+						leaseUntil: null,
+						lastError: decision.error.message,
+						nextAttemptAt: now + decision.delaySeconds * 1000,
+						updatedAt: now,
+					})
 					.where(inFlight),
 				eventIfChanged(db, {
 					...base,
@@ -562,7 +551,13 @@ function outcomeStatements(db: Db, row: EmailRow, decision: Decision, now: numbe
 			return [
 				db
 					.update(emails)
-					.set({ status: "queued", attempts: sql`${emails.attempts} - 1`, leaseUntil: null, updatedAt: now })
+					.set({
+						status: "queued",
+						attempts: sql`${emails.attempts} - 1`,
+						leaseUntil: null,
+						nextAttemptAt: now + decision.delaySeconds * 1000,
+						updatedAt: now,
+					})
 					.where(inFlight),
 			];
 		case "uncertain":

@@ -112,6 +112,7 @@ export async function consumeWebhookBatch(batch: MessageBatch<unknown>, deps: We
 					lastError: attempt.error,
 					updatedAt: now,
 					...(attempt.ok ? { deliveredAt: now } : {}),
+					...(status === "pending" ? { nextAttemptAt: now + delaySeconds * 1000 } : {}),
 				})
 				.where(eq(webhookDeliveries.id, item.delivery.id)),
 		);

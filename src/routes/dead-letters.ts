@@ -116,7 +116,7 @@ deadLetterRoutes.openapi(
 			from: ["failed"],
 			to: "queued",
 			now,
-			set: { attempts: 0, provider: provider ?? null, leaseUntil: null, lastError: null },
+			set: { attempts: 0, provider: provider ?? null, leaseUntil: null, lastError: null, nextAttemptAt: now },
 			detail: { replayed_from: letter.id, ...(provider ? { provider } : {}) },
 		});
 		if (!done) throw new ApiError("validation_error", "Only a failed email can be replayed", 409);

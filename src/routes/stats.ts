@@ -1,11 +1,11 @@
-/** `GET /stats`: the tenant's sending at a glance: emails by status, what is waiting, and provider health. */
+/** `GET /stats`: the tenant's sending at a glance: emails by status, what is waiting, provider health and error rates. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, count, eq, inArray, min } from "drizzle-orm";
+import { and, count, eq, gte, inArray, min } from "drizzle-orm";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
-import { EMAIL_STATUSES, emails } from "../db/schema";
+import { EMAIL_STATUSES, emailEvents, emails } from "../db/schema";
 import { requireFullAccess } from "../middleware/auth";
-import { providerOrder } from "../providers/registry";
+import { providerFactory, providerOrder } from "../providers/registry";
 import { limiterPacer } from "../services/pacing";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
@@ -19,7 +19,18 @@ const Stats = z
 		object: z.literal("stats"),
 		emails: z.record(z.string(), z.number().int()),
 		pending: z.object({ count: z.number().int(), oldest_age_seconds: z.number().nullable() }),
-		providers: z.record(z.string(), z.object({ circuit: z.enum(["closed", "open", "half_open"]), rate_per_second: z.number().nullable() })),
+		providers: z.record(
+			z.string(),
+			z.object({
+				circuit: z.enum(["closed", "open", "half_open"]),
+				rate_per_second: z.number().nullable(),
+				/** Failed attempts over all attempts at this provider in the last hour (null without attempts). */
+				error_rate_1h: z.number().nullable(),
+				attempts_1h: z.number().int(),
+				/** Whether the reconciler can look emails up at this provider (else they are skipped). */
+				reconcilable: z.boolean(),
+			}),
+		),
 	})
 	.openapi("Stats");
 
@@ -35,22 +46,53 @@ statsRoutes.openapi(
 	async (c) => {
 		const { tenant } = c.get("auth");
 		const db = getDb(c.env.DB);
-		const [byStatus, oldest] = await db.batch([
+		const hourAgo = Date.now() - 3_600_000;
+		const [byStatus, oldest, attempts] = await db.batch([
 			db.select({ status: emails.status, n: count() }).from(emails).where(eq(emails.tenantId, tenant.id)).groupBy(emails.status),
 			db
 				.select({ at: min(emails.createdAt) })
 				.from(emails)
 				.where(and(eq(emails.tenantId, tenant.id), inArray(emails.status, [...PENDING]))),
+			db
+				.select({ provider: emailEvents.provider, type: emailEvents.type, n: count() })
+				.from(emailEvents)
+				.where(
+					and(
+						eq(emailEvents.tenantId, tenant.id),
+						gte(emailEvents.at, hourAgo),
+						inArray(emailEvents.type, ["sent", "attempt_failed", "failed"]),
+					),
+				)
+				.groupBy(emailEvents.provider, emailEvents.type),
 		]);
 		const counts = Object.fromEntries(EMAIL_STATUSES.map((s) => [s, 0])) as Record<string, number>;
 		for (const row of byStatus) counts[row.status] = row.n;
 		const config = getConfig(c.env);
 		const pacer = limiterPacer(c.env.RATE_LIMITER, config);
-		const providers: Record<string, { circuit: "closed" | "open" | "half_open"; rate_per_second: number | null }> = {};
+		const factory = providerFactory(c.env);
+		const providers: Record<
+			string,
+			{
+				circuit: "closed" | "open" | "half_open";
+				rate_per_second: number | null;
+				error_rate_1h: number | null;
+				attempts_1h: number;
+				reconcilable: boolean;
+			}
+		> = {};
 		await Promise.all(
 			providerOrder(config, tenant).map(async (name) => {
 				const s = await pacer.status(name);
-				providers[name] = { circuit: s.circuit, rate_per_second: Number.isFinite(s.ratePerSecond) ? s.ratePerSecond : null };
+				const mine = attempts.filter((a) => a.provider === name);
+				const failed = mine.filter((a) => a.type !== "sent").reduce((n, a) => n + a.n, 0);
+				const total = mine.reduce((n, a) => n + a.n, 0);
+				providers[name] = {
+					circuit: s.circuit,
+					rate_per_second: Number.isFinite(s.ratePerSecond) ? s.ratePerSecond : null,
+					error_rate_1h: total === 0 ? null : Number((failed / total).toFixed(4)),
+					attempts_1h: total,
+					reconcilable: factory(name)?.lookup !== undefined,
+				};
 			}),
 		);
 		const oldestAt = oldest[0]?.at ?? null;

@@ -192,6 +192,7 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 
 	const status: EmailStatus = schedule !== null && schedule > now ? "scheduled" : "queued";
 	const delay = schedule !== null && schedule > now ? Math.ceil((schedule - now) / 1000) : 0;
+	const enqueued = delay <= QUEUE_MAX_DELAY_SECONDS;
 	const to = input.to;
 	const cc = input.cc ?? [];
 	const bcc = input.bcc ?? [];
@@ -217,12 +218,14 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 			templateId: null,
 			templateVariables: null,
 			scheduledAt: schedule,
+			// Due now, at the schedule, or (beyond the queue's delay limit) not enqueued until the release cron.
+			nextAttemptAt: enqueued ? (status === "scheduled" ? schedule : now) : null,
 			attempts: 0,
 			createdAt: now,
 			updatedAt: now,
 		},
 		blobs: files.blobs,
-		delaySeconds: delay <= QUEUE_MAX_DELAY_SECONDS ? delay : null,
+		delaySeconds: enqueued ? delay : null,
 		recipients,
 	};
 }

@@ -39,7 +39,8 @@ export async function rescheduleEmail(deps: Deps, id: string, scheduledAtInput: 
 		from: ["scheduled"],
 		to: "scheduled",
 		now: deps.now,
-		set: { scheduledAt: at },
+		// A message is sent below when the new time is within the queue's delay limit; else the release cron will.
+		set: { scheduledAt: at, nextAttemptAt: Math.ceil((at - deps.now) / 1000) <= QUEUE_MAX_DELAY_SECONDS ? at : null },
 		detail: { scheduled_at: new Date(at).toISOString(), rescheduled: true },
 	});
 	if (!done) throw await whyNot(deps, id, "rescheduled", "it is");

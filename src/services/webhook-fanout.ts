@@ -71,6 +71,7 @@ export function fanOutStatement(db: Db, event: FanOutEvent, guarded = true): Sta
 					createdAt: sql<number>`${event.at}`.as("created_at"),
 					updatedAt: sql<number>`${event.at}`.as("updated_at"),
 					deliveredAt: sql<null>`NULL`.as("delivered_at"),
+					nextAttemptAt: sql<number>`${event.at}`.as("next_attempt_at"),
 				})
 				.from(webhooks)
 				.where(

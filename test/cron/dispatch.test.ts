@@ -1,8 +1,8 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { CRONS } from "../src/cron";
-import worker from "../src/index";
+import { CRONS } from "../../src/cron";
+import worker from "../../src/index";
 
 describe("scheduled", () => {
 	it.each(Object.values(CRONS))("runs the jobs of %s without error", async (cron) => {
