@@ -30,6 +30,7 @@ export async function startBenchServer(vars = {}) {
 	};
 	return {
 		url: server.url,
+		adminToken,
 		async tenant(name, limits = {}) {
 			const t = await admin("/admin/tenants", {
 				name,

@@ -1,14 +1,24 @@
 /** The Worker's entry: wires the HTTP app, the queue consumers and the crons; exports the Durable Object. */
 import { createApp } from "./app";
 import { handleScheduled } from "./cron";
+import { benchMetricsEnabled, instrumented, type Phase } from "./lib/bench-metrics";
 import { handleQueue } from "./queue";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 
 const app = createApp();
 
+/** Which phase of the pipeline a request belongs to, for the benchmark's counters. */
+function phaseOf(request: Request): Phase {
+	const { pathname } = new URL(request.url);
+	if (request.method === "POST" && (pathname === "/emails" || pathname === "/emails/batch")) return "accept";
+	if (pathname.startsWith("/provider-webhooks/")) return "webhook";
+	return "other";
+}
+
 export default {
-	fetch: app.fetch,
-	queue: handleQueue,
-	scheduled: handleScheduled,
+	fetch: (request, env, ctx) => app.fetch(request, benchMetricsEnabled(env) ? instrumented(env, phaseOf(request)) : env, ctx),
+	queue: (batch, env, ctx) =>
+		handleQueue(batch, benchMetricsEnabled(env) ? instrumented(env, batch.queue === "mailroom-send" ? "consume" : "webhook") : env, ctx),
+	scheduled: (controller, env, ctx) => handleScheduled(controller, benchMetricsEnabled(env) ? instrumented(env, "cron") : env, ctx),
 } satisfies ExportedHandler<Env>;

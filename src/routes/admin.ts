@@ -3,6 +3,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
 import { getTenant, listTenants, revokeApiKey } from "../db/tenants";
 import { ApiError } from "../errors";
+import { benchMetricsEnabled, benchSnapshot } from "../lib/bench-metrics";
 import { isUuid } from "../lib/ids";
 import { requireAdmin } from "../middleware/admin";
 import {
@@ -122,3 +123,9 @@ adminRoutes.openapi(
 		return c.json({ object: "api_key", id, deleted: true as const }, 200);
 	},
 );
+
+/** The benchmark's counters (BENCH_METRICS=on only; see lib/bench-metrics.ts). */
+adminRoutes.get("/admin/bench-metrics", (c) => {
+	if (!benchMetricsEnabled(c.env)) throw new ApiError("not_found", "Benchmark metrics are off (BENCH_METRICS)");
+	return c.json({ object: "bench_metrics", phases: benchSnapshot() }, 200);
+});
