@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { QUEUE_MAX_DELAY_SECONDS } from "../../src/config";
 import { RECOVER_GRACE_MS } from "../../src/cron/recover";
-import { call, email, seedTenant } from "../helpers/api";
+import { call, email, failNthBatch, seedTenant } from "../helpers/api";
 import { runCron } from "../helpers/cron";
 import { consume, depsWith, emailRow, eventTypes, fakeProvider, json, seedEmail } from "../helpers/send";
 
@@ -67,13 +67,7 @@ describe("recover", () => {
 		const t = await seedTenant();
 		const id = await seedEmail(t);
 		const provider = fakeProvider(accepted);
-		const realBatch = env.DB.batch.bind(env.DB);
-		let calls = 0;
-		const batch = vi.spyOn(env.DB, "batch").mockImplementation(async (s) => {
-			calls += 1;
-			if (calls === 2) throw new Error("crash while recording");
-			return realBatch(s);
-		});
+		const batch = failNthBatch(2, "crash while recording");
 		await consume(t, [id], depsWith(settings));
 		batch.mockRestore();
 		return { t, id, provider };

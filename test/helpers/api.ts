@@ -1,5 +1,6 @@
 /** Calls the Worker's own fetch handler inside workerd, and seeds tenants and keys through the admin API. */
 import { env, exports } from "cloudflare:workers";
+import { vi } from "vitest";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
@@ -74,4 +75,18 @@ export async function counts(tenantId: string): Promise<{ emails: number; events
 		env.DB.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE tenant_id = ?").bind(tenantId),
 	]);
 	return { emails: e?.results[0]?.n ?? 0, events: ev?.results[0]?.n ?? 0, idempotency: i?.results[0]?.n ?? 0 };
+}
+
+/**
+ * Makes the `n`-th `env.DB.batch()` call from now on fail with `message` (1 = the next one), leaving the others
+ * real: a D1 outage at one exact step. Restore with `vi.restoreAllMocks()` or the returned spy.
+ */
+export function failNthBatch(n: number, message = "D1 is unavailable") {
+	const realBatch = env.DB.batch.bind(env.DB);
+	let calls = 0;
+	return vi.spyOn(env.DB, "batch").mockImplementation(async (statements) => {
+		calls += 1;
+		if (calls === n) throw new Error(message);
+		return realBatch(statements);
+	});
 }

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SandboxProvider } from "../../src/providers/sandbox";
-import { call, email, seedTenant } from "../helpers/api";
+import { call, email, failNthBatch, seedTenant } from "../helpers/api";
 import { countD1 } from "../helpers/d1-counter";
 import { consume, depsWith, emailRow, eventTypes, fakeProvider, json, seedEmail } from "../helpers/send";
 
@@ -277,13 +277,7 @@ describe("send consumer: crash after the provider accepted", () => {
 		const t = await seedTenant();
 		const id = await seedEmail(t);
 		const provider = fakeProvider(accepted);
-		const realBatch = env.DB.batch.bind(env.DB);
-		let calls = 0;
-		const batchSpy = vi.spyOn(env.DB, "batch").mockImplementation(async (statements) => {
-			calls += 1;
-			if (calls === 2) throw new Error("D1 unavailable while recording outcomes");
-			return realBatch(statements);
-		});
+		const batchSpy = failNthBatch(2, "D1 unavailable while recording outcomes");
 		const deps = depsWith(settings);
 		const first = await consume(t, [id], deps);
 		batchSpy.mockRestore();

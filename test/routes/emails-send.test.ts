@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, counts, email, seedTenant } from "../helpers/api";
+import { call, counts, email, failNthBatch, seedTenant } from "../helpers/api";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -53,13 +53,7 @@ describe("POST /emails", () => {
 
 	it("writes nothing and answers 500 in the documented shape when the D1 write fails", async () => {
 		const t = await seedTenant();
-		const realBatch = env.DB.batch.bind(env.DB);
-		let calls = 0;
-		vi.spyOn(env.DB, "batch").mockImplementation(async (statements) => {
-			calls += 1;
-			if (calls === 2) throw new Error("D1 is unavailable");
-			return realBatch(statements);
-		});
+		failNthBatch(2, "D1 is unavailable");
 		const send = vi.spyOn(env.SEND_QUEUE, "send");
 		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, body: email(t), headers: { "Idempotency-Key": "d1-down" } });
 		vi.restoreAllMocks();
@@ -100,13 +94,7 @@ describe("POST /emails", () => {
 
 	it("removes uploaded attachments when the D1 write fails", async () => {
 		const t = await seedTenant();
-		const realBatch = env.DB.batch.bind(env.DB);
-		let calls = 0;
-		vi.spyOn(env.DB, "batch").mockImplementation(async (statements) => {
-			calls += 1;
-			if (calls === 2) throw new Error("D1 is unavailable");
-			return realBatch(statements);
-		});
+		failNthBatch(2, "D1 is unavailable");
 		const put = vi.spyOn(env.ATTACHMENTS, "put");
 		const res = await call("POST", "/emails", {
 			key: t.key,
