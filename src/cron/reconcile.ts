@@ -13,7 +13,7 @@
  */
 import { and, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { getConfig } from "../config";
-import { type Db, getDb, runBatch, type Statement } from "../db/client";
+import { chunk, type Db, getDb, runBatch, type Statement } from "../db/client";
 import { eventIfChanged } from "../db/emails";
 import { emailEvents, emails } from "../db/schema";
 import { mapWithConcurrency } from "../lib/concurrency";
@@ -139,7 +139,8 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 			statements.push(...found(db, row, provider.name, result, now));
 		});
 	}
-	if (asked.length > 0) statements.push(db.update(emails).set({ reconciledAt: now }).where(inArray(emails.id, asked)));
+	// Chunked: D1 binds at most 100 parameters, and RECONCILE_LIMIT ids plus `now` would be 101.
+	for (const ids of chunk(asked, 90)) statements.push(db.update(emails).set({ reconciledAt: now }).where(inArray(emails.id, ids)));
 	const results = await runBatch(db, statements);
 	await enqueueSends(env.SEND_QUEUE as Queue<SendQueueMessage>, requeue);
 	await enqueueDeliveries(env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, deliveryIdsOf(results));

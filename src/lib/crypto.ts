@@ -1,4 +1,5 @@
 /** Hashing and comparison helpers on WebCrypto. */
+import { ApiError } from "../errors";
 
 const encoder = new TextEncoder();
 
@@ -25,6 +26,16 @@ export async function constantTimeEqual(a: string, b: string): Promise<boolean> 
  * which is what idempotency compares.
  */
 export function canonicalJson(value: unknown): string {
+	try {
+		return sortedJson(value);
+	} catch (err) {
+		// Thousands of nesting levels overflow the stack: refuse the body, as nothing of ours nests that deep.
+		if (err instanceof RangeError) throw new ApiError("validation_error", "The request body is nested too deeply", 400);
+		throw err;
+	}
+}
+
+function sortedJson(value: unknown): string {
 	return JSON.stringify(value, (_key, v: unknown) => {
 		if (v && typeof v === "object" && !Array.isArray(v)) {
 			const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

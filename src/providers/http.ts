@@ -7,8 +7,11 @@ import type { ProviderError } from "./types";
 export type HttpCall = { ok: true; response: Response } | { ok: false; error: ProviderError };
 
 /**
- * `fetch` with a timeout. A network error before any answer (DNS, connection refused or reset) is `transient`:
- * the provider did not accept the email. A timeout is `uncertain`: the request may have been processed.
+ * `fetch` with a timeout. Without an answer the outcome is `uncertain`: the request may have been processed. That
+ * holds for network errors too: workerd reports a refused connection and one lost after the request was sent with
+ * the same "Network connection lost.", so neither proves nothing was sent (chaos testing sent emails twice when a
+ * reset counted as a definite failure and failed over). Uncertain outcomes still count against the provider's
+ * circuit, so an unreachable provider is soon skipped for new emails.
  */
 export async function callProvider(url: string, init: RequestInit, timeoutMs: number, fetcher: typeof fetch = fetch): Promise<HttpCall> {
 	try {
@@ -19,7 +22,7 @@ export async function callProvider(url: string, init: RequestInit, timeoutMs: nu
 		if (name === "TimeoutError" || name === "AbortError") {
 			return { ok: false, error: { kind: "uncertain", message: `no answer within ${timeoutMs} ms` } };
 		}
-		return { ok: false, error: { kind: "transient", message: `network error: ${e instanceof Error ? e.message : String(e)}` } };
+		return { ok: false, error: { kind: "uncertain", message: `network error: ${e instanceof Error ? e.message : String(e)}` } };
 	}
 }
 

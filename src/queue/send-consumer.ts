@@ -378,7 +378,7 @@ function groupBy<K>(items: number[], keyOf: (i: number) => K): Map<K, number[]> 
 	return groups;
 }
 
-/** One report per provider that was called: successes close its circuit, definite failures count, 429s slow it. */
+/** One report per provider that was called: successes close its circuit, failures and no-answers count, 429s slow it. */
 async function reportToProviders(decisions: Decision[], deps: SendConsumerDeps): Promise<void> {
 	const reports = new Map<ProviderName, { successes: number; failures: number; rateLimited: number }>();
 	const of = (name: ProviderName) => {
@@ -388,9 +388,11 @@ async function reportToProviders(decisions: Decision[], deps: SendConsumerDeps):
 	};
 	for (const d of decisions) {
 		if (d.kind === "sent") of(d.provider).successes += 1;
+		else if (d.kind === "uncertain") of(d.provider).failures += 1;
 		else if (d.kind === "retry" && d.provider) {
+			// A timeout or lost connection (uncertain) counts too: the provider is not answering.
 			if (d.error.kind === "rate_limited") of(d.provider).rateLimited += 1;
-			else if (d.error.kind !== "uncertain") of(d.provider).failures += 1;
+			else of(d.provider).failures += 1;
 		} else if (d.kind === "failed" && d.provider && d.error?.kind === "permanent" && d.error.scope === "provider")
 			of(d.provider).failures += 1;
 	}

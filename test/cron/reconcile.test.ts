@@ -155,4 +155,18 @@ describe("reconcile (every five minutes)", () => {
 		expect(counts.looked_up).toBe(1);
 		expect(counts.paced).toBeGreaterThanOrEqual(2);
 	});
+
+	it("handles more candidates than one statement can bind", async () => {
+		const t = await seedTenant();
+		const ids: string[] = [];
+		for (let i = 0; i < 95; i++) ids.push(await seedEmail(t, { to: `u${i}@example.org` }));
+		await env.DB.prepare(
+			"UPDATE emails SET status = 'sent', provider = 'sandbox', provider_message_id = 'sandbox_' || id, sent_at = ?, updated_at = ? WHERE tenant_id = ?",
+		)
+			.bind(Date.now() - LONG_AGO, Date.now() - LONG_AGO, t.tenantId)
+			.run();
+		const counts = await reconcile(envWith({}), Date.now(), { providers: providerFactory(envWith({})), pacer: unlimitedPacer });
+		expect(counts.looked_up).toBeGreaterThanOrEqual(95);
+		expect((await emailRow(ids[94] ?? "")).status).toBe("delivered");
+	});
 });

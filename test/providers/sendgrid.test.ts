@@ -243,9 +243,9 @@ describe("SendGrid outcomes", () => {
 		});
 	});
 
-	it("treats a network error as transient", async () => {
+	it("treats a lost connection as uncertain: workerd cannot tell whether the request arrived", async () => {
 		vi.spyOn(globalThis, "fetch").mockRejectedValue(new TypeError("Network connection lost."));
-		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "transient" } });
+		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain" } });
 	});
 
 	it("treats no answer within timeoutMs as uncertain", async () => {

@@ -135,13 +135,23 @@ describe("send consumer: provider failures (Resend over HTTP)", () => {
 		expect(provider.requests).toHaveLength(1);
 	});
 
-	it("retries after a network error", async () => {
+	it("retries a lost connection at Resend itself, never failing over (it may have been sent)", async () => {
 		const t = await seedTenant();
 		const id = await seedEmail(t);
-		fakeProvider(new TypeError("connection refused"));
-		const result = await consume(t, [id], depsWith(RESEND));
+		fakeProvider(new TypeError("Network connection lost."));
+		const result = await consume(t, [id], depsWith({ ...RESEND, ...POSTMARK, PROVIDERS: "resend,postmark" }));
 		expect(result.retried).toBe(1);
-		expect((await emailRow(id)).status).toBe("queued");
+		expect(await emailRow(id)).toMatchObject({ status: "queued", provider: "resend" });
+	});
+
+	it("marks a lost connection at Postmark uncertain instead of failing over to a second send", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		const provider = fakeProvider(new TypeError("Network connection lost."));
+		const result = await consume(t, [id], depsWith({ ...RESEND, ...POSTMARK, PROVIDERS: "postmark,resend" }));
+		expect(result).toMatchObject({ acked: 1, retried: 0 });
+		expect(await emailRow(id)).toMatchObject({ status: "uncertain", provider: "postmark" });
+		expect(provider.requests).toHaveLength(1);
 	});
 
 	it("retries a timeout at Resend, which deduplicates by our id", async () => {

@@ -313,6 +313,16 @@ describe("POST /emails rejects bad input with the documented shape and writes no
 		expect((await counts(t.tenantId)).emails).toBe(0);
 	});
 
+	it("answers 400, not 500, for a body nested thousands of levels deep", async () => {
+		const t = await seedTenant();
+		const deep = `${'{"a":'.repeat(20_000)}1${"}".repeat(20_000)}`;
+		const body = JSON.stringify(email(t)).replace(/}$/, `,"extra":${deep}}`);
+		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, rawBody: body, headers: { "Idempotency-Key": "deep" } });
+		expect(res.status).toBe(400);
+		expect(res.body.name).toBe("validation_error");
+		expect(await counts(t.tenantId)).toEqual({ emails: 0, events: 0, idempotency: 0 });
+	});
+
 	it("ignores unknown fields, as Resend does", async () => {
 		const t = await seedTenant();
 		const res = await call("POST", "/emails", { key: t.key, body: email(t, { topic_id: "t1", unknown: { nested: true } }) });
