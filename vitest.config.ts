@@ -14,9 +14,11 @@ const webhookSettings = {
 	TEST_SENDGRID_PRIVATE_KEY: sendgridKey.privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"),
 	POSTMARK_WEBHOOK_USER: "postmark-hooks",
 	POSTMARK_WEBHOOK_PASSWORD: randomBytes(16).toString("hex"),
-	// Credentials (never used against a real host) so the Worker's own crons can build SendGrid's adapter in tests.
+	// Credentials (never used against a real host) so the Worker's own crons can build these adapters in tests.
 	SENDGRID_API_KEY: "SG.test",
 	SENDGRID_BASE_URL: "https://sendgrid.test",
+	RESEND_API_KEY: "re_test",
+	RESEND_BASE_URL: "https://resend.test",
 };
 
 /** Workers-runtime tests: real local D1, Queues, DO and R2 (miniflare), migrations applied per test file. */

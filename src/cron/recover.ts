@@ -99,7 +99,8 @@ export async function recover(env: Env, now: number): Promise<Record<string, num
 			statements.push(
 				db
 					.update(emails)
-					.set({ status: "queued", leaseUntil: null, nextAttemptAt: now, updatedAt: now })
+					// It may have been sent there: pinned, so a later error cannot fail it over to a second provider.
+					.set({ status: "queued", leaseUntil: null, nextAttemptAt: now, pinnedProvider: inFlight?.provider.name ?? null, updatedAt: now })
 					.where(and(eq(emails.id, row.id), stillExpired)),
 			);
 		}

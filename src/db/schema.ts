@@ -107,6 +107,12 @@ export const emails = sqliteTable(
 		 * recover cron re-enqueues `queued`/`scheduled` rows overdue by a grace period: their message was lost.
 		 */
 		nextAttemptAt: integer("next_attempt_at"),
+		/**
+		 * Set once this email may already have been sent at this provider (an unknown outcome there, a lease that
+		 * expired mid-send): from then on it is only ever retried there, under the same idempotency key, and never
+		 * failed over, since a second provider would send it twice.
+		 */
+		pinnedProvider: text("pinned_provider"),
 		/** Last time the reconciler asked the provider about this email. */
 		reconciledAt: integer("reconciled_at"),
 		/** Provider attempts so far; incremented by the consumer's claim. */

@@ -20,7 +20,7 @@ import { deadLetters, type EmailRow, emails, type Rate, suppressions, tenants } 
 import { mapWithConcurrency } from "../lib/concurrency";
 import { newEmailId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
-import { PROVIDER_NAMES, type ProviderName } from "../providers/catalog";
+import { isProviderName, PROVIDER_NAMES, type ProviderName } from "../providers/catalog";
 import { chooseProvider, type ProviderFactory, providerFactory, providerOrder } from "../providers/registry";
 import { SandboxProvider } from "../providers/sandbox";
 import type { EmailProvider, ProviderError, SendOutcome } from "../providers/types";
@@ -70,7 +70,15 @@ type Claimed = { row: EmailRow; reclaimed: boolean; message: Message<unknown> };
 type Decision =
 	| { kind: "sent"; provider: ProviderName; providerMessageId: string; events: ProviderEvent[] }
 	| { kind: "failed"; reason: string; provider: ProviderName | null; error?: ProviderError; suppress?: string[]; deadLetter: boolean }
-	| { kind: "retry"; provider: ProviderName | null; nextProvider: ProviderName | null; error: ProviderError; delaySeconds: number }
+	| {
+			kind: "retry";
+			provider: ProviderName | null;
+			nextProvider: ProviderName | null;
+			error: ProviderError;
+			delaySeconds: number;
+			/** The email may have been sent at this provider: retry only there from now on (see `pinned_provider`). */
+			pin?: ProviderName;
+	  }
 	| { kind: "uncertain"; provider: ProviderName; error: ProviderError }
 	/** No permit (tenant or provider rate, open circuits): back to `queued` without spending an attempt. */
 	| { kind: "deferred"; delaySeconds: number; reason: string };
@@ -250,6 +258,12 @@ async function decide(c: Claimed, deps: SendConsumerDeps, plan: Extract<Plan, { 
 		log.error("provider_threw", { provider: provider.name, emailId: row.id, ...errorFields(e) });
 		outcome = { ok: false, error: { kind: "transient", message: `provider adapter error: ${e instanceof Error ? e.message : String(e)}` } };
 	}
+	if (!outcome.ok && c.reclaimed) {
+		// A re-claimed email may have been sent by the attempt whose lease expired: whatever this attempt says, the
+		// email stays with this provider (its idempotency key makes that safe), never failing over.
+		const decision = fromError(row, provider, index, [provider.name], outcome.error, deps);
+		return decision.kind === "retry" ? { ...decision, nextProvider: provider.name, pin: provider.name } : decision;
+	}
 	if (outcome.ok) {
 		const events =
 			provider instanceof SandboxProvider ? provider.simulatedEvents(outbound.value, outcome.value.providerMessageId, deps.now()) : [];
@@ -272,7 +286,12 @@ async function planSends(
 	tenantSettings: Map<string, { providers: string[] | null; sendRate: Rate }>,
 ): Promise<Plan[]> {
 	const plans: (Plan | undefined)[] = new Array(claimed.length);
-	const orders = claimed.map((c) => providerOrder(deps.config, { providers: tenantSettings.get(c.row.tenantId)?.providers ?? null }));
+	// A pinned email (it may already have been sent there) has one provider only: no failover, ever.
+	const orders = claimed.map((c) =>
+		c.row.pinnedProvider && isProviderName(c.row.pinnedProvider)
+			? [c.row.pinnedProvider]
+			: providerOrder(deps.config, { providers: tenantSettings.get(c.row.tenantId)?.providers ?? null }),
+	);
 	const open: number[] = [];
 	claimed.forEach((c, i) => {
 		const recipients = suppressed.get(c.row.id) ?? [];
@@ -440,10 +459,13 @@ function fromError(
 				};
 			}
 			return retryOrFail(row, provider.name, nextProvider(order, index, deps.providers), error, deps, order);
-		case "uncertain":
+		case "uncertain": {
 			if (!provider.supportsIdempotency) return { kind: "uncertain", provider: provider.name, error };
-			// The provider deduplicates by our id: asking the same provider again cannot send twice.
-			return retryOrFail(row, provider.name, provider.name, error, deps, order);
+			// The provider deduplicates by our id: asking the same provider again cannot send twice, while a second
+			// provider could. So it is pinned there.
+			const decision = retryOrFail(row, provider.name, provider.name, error, deps, order);
+			return decision.kind === "retry" ? { ...decision, pin: provider.name } : decision;
+		}
 		case "transient":
 		case "rate_limited":
 			return retryOrFail(row, provider.name, nextProvider(order, index, deps.providers), error, deps, order);
@@ -530,6 +552,7 @@ function outcomeStatements(db: Db, row: EmailRow, decision: Decision, now: numbe
 					.set({
 						status: "queued",
 						provider: decision.nextProvider,
+						...(decision.pin ? { pinnedProvider: decision.pin } : {}),
 						leaseUntil: null,
 						lastError: decision.error.message,
 						nextAttemptAt: now + decision.delaySeconds * 1000,

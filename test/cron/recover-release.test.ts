@@ -77,10 +77,12 @@ describe("recover", () => {
 		const resend = { PROVIDERS: "resend", RESEND_API_KEY: "re", RESEND_BASE_URL: "https://resend.test" };
 		const { t, id, provider } = await crashMidSend(resend, json(200, { id: "re_1" }));
 		expect((await emailRow(id)).status).toBe("sending");
+		// The cron chooses with the Worker's own settings: the tenant's list names Resend there too.
+		await env.DB.prepare("UPDATE tenants SET providers = '[\"resend\"]' WHERE id = ?").bind(t.tenantId).run();
 		const enqueued = captureEnqueues();
 		await runCron(MINUTE, Date.now() + 121_000);
 		expect(enqueued().map((e) => e.id)).toContain(id);
-		expect((await emailRow(id)).status).toBe("queued");
+		expect(await emailRow(id)).toMatchObject({ status: "queued", pinned_provider: "resend" });
 		await consume(t, [id], depsWith(resend));
 		expect((await emailRow(id)).status).toBe("sent");
 		const keys = provider.requests.map((r) => new Headers(r.init?.headers).get("idempotency-key"));

@@ -316,6 +316,39 @@ describe("send consumer: crash after the provider accepted", () => {
 	});
 });
 
+describe("send consumer: an email that may have been sent stays with its provider", () => {
+	const both = { ...RESEND, ...POSTMARK, PROVIDERS: "resend,postmark" };
+
+	it("pins after a timeout at Resend: a later 503 retries Resend, never Postmark", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		const provider = fakeProvider("hang", json(503, { message: "down" }), json(200, { id: "re_1" }));
+		await consume(t, [id], depsWith(both, {}, 50));
+		expect(await emailRow(id)).toMatchObject({ status: "queued", pinned_provider: "resend" });
+		await consume(t, [id], depsWith(both, {}, 50));
+		expect(await emailRow(id)).toMatchObject({ status: "queued", provider: "resend" });
+		await consume(t, [id], depsWith(both, {}, 50));
+		expect(await emailRow(id)).toMatchObject({ status: "sent", provider: "resend" });
+		expect(provider.requests.map((r) => new URL(r.url).host)).toEqual(["resend.test", "resend.test", "resend.test"]);
+	});
+
+	it("keeps a re-claimed email (lease expired mid-send) at Resend when the next attempt gets a 429", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		const provider = fakeProvider(json(200, { id: "re_1" }), json(429, { statusCode: 429, name: "rate_limit_exceeded", message: "slow" }));
+		failNthBatch(2, "crash while recording");
+		await consume(t, [id], depsWith(both));
+		vi.restoreAllMocks();
+		fakeProvider(json(429, { statusCode: 429, name: "rate_limit_exceeded", message: "slow" }));
+		await env.DB.prepare("UPDATE emails SET lease_until = ? WHERE id = ?")
+			.bind(Date.now() - 1, id)
+			.run();
+		await consume(t, [id], depsWith(both));
+		expect(await emailRow(id)).toMatchObject({ status: "queued", provider: "resend", pinned_provider: "resend" });
+		expect(provider.requests).toHaveLength(1);
+	});
+});
+
 describe("send consumer: failover", () => {
 	it("moves to the next provider at once after a definite failure, and starts the next email at the first again", async () => {
 		const t = await seedTenant();
