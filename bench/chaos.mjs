@@ -18,6 +18,9 @@
  * the state directory and wrangler's log), --verbose, --project <dir> (run another checkout of this project, e.g. one
  * carrying a candidate fix; wrangler still comes from this one's node_modules).
  *
+ * Both `wrangler dev` processes serve a copy of the project taken when the run starts (src, migrations, config;
+ * node_modules linked), so edits made to the working tree during a run are not hot-reloaded into it.
+ *
  * Setup. One `wrangler dev` with `--persist-to` a temp directory, so it can be stopped and started on the same D1;
  * PROVIDERS=resend,postmark with both pointed at fakes in this process; provider rates 10,000/s (pacing is not under
  * test here), RETRY_BASE_SECONDS=1, RETRY_MAX_SECONDS=5, MAX_ATTEMPTS=8, CIRCUIT_FAILURE_THRESHOLD=50 so retries are
@@ -95,8 +98,8 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Webhook } from "standardwebhooks";
-import { findFreePort, startDevServer } from "../scripts/lib/dev-server.mjs";
-import { call, dice, listAll, must, parseArgs, pool, printFuzz, printTable, prng, runFuzz } from "./fuzz.mjs";
+import { findFreePort, PROJECT_ROOT, startDevServer } from "../scripts/lib/dev-server.mjs";
+import { call, dice, listAll, must, parseArgs, pool, printFuzz, printTable, prng, runFuzz, snapshotProject } from "./fuzz.mjs";
 
 const PRESETS = {
 	full: { emails: 3000, tenants: 6, fuzz: 10_000, "max-timeouts": 6, "drain-seconds": 300, webhooks: 8 },
@@ -516,13 +519,15 @@ async function main() {
 		CIRCUIT_FAILURE_THRESHOLD: String(opts["circuit-threshold"]),
 		ALLOW_HTTP_WEBHOOKS: "true",
 	};
+	// Both servers run one copy of the project taken now: `wrangler dev` would hot-reload edits made during the run.
+	const project = await snapshotProject(path.join(stateDir, "project"), opts.project ? path.resolve(String(opts.project)) : PROJECT_ROOT);
 	const start = async () =>
 		startDevServer({
 			port: await findFreePort(),
 			persistTo: path.join(stateDir, "state"),
 			vars,
 			timeoutMs: 90_000,
-			...(opts.project ? { cwd: path.resolve(String(opts.project)) } : {}),
+			cwd: project,
 			onOutput: (chunk) => workerLog.feed(chunk),
 		});
 

@@ -6,7 +6,8 @@
  *
  * Standalone it starts its own `wrangler dev` (fresh state, sandbox provider); `bench/chaos.mjs` calls `runFuzz()`
  * against its server instead. Exit code 1 on any violation. `--only i` replays request i alone (printing it and the
- * answer); `--project <dir>` runs another checkout of this project (e.g. one with a candidate fix).
+ * answer); `--project <dir>` runs another checkout of this project (e.g. one with a candidate fix). The server runs a
+ * copy of the project taken at start (`snapshotProject`), so edits made meanwhile are not hot-reloaded into it.
  *
  * Setup: three tenants through the admin API, all on the sandbox provider so fuzzed sends never reach the chaos
  * run's fake providers: A (the main target; full, sending-only and revoked keys), B (a victim: its ids are used with
@@ -35,12 +36,12 @@
  * - B's scheduled sentinel changed (status or scheduled_at).
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm, symlink } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { findFreePort, startDevServer } from "../scripts/lib/dev-server.mjs";
+import { findFreePort, PROJECT_ROOT, startDevServer } from "../scripts/lib/dev-server.mjs";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers (also used by bench/chaos.mjs)
@@ -89,6 +90,23 @@ export function parseArgs(defaults, argv = process.argv.slice(2)) {
 		out[name] = value === "true" ? true : value === "false" ? false : Number.isNaN(Number(value)) ? value : Number(value);
 	}
 	return out;
+}
+
+/** Top-level entries a snapshot leaves out: dependencies are linked, local secrets and state are not needed. */
+const SNAPSHOT_SKIP = new Set(["node_modules", ".git", ".wrangler", ".dev.vars", "bench", "test"]);
+
+/**
+ * Copies the project (`from`, default this checkout) to `into` and links its node_modules, so a long run serves the
+ * code as it was when the run started: `wrangler dev` rebuilds on every change to src/, and an edit made during a
+ * run (say, code expecting a migration this run's database never got) would otherwise be hot-reloaded into it.
+ */
+export async function snapshotProject(into, from = PROJECT_ROOT) {
+	await cp(from, into, {
+		recursive: true,
+		filter: (source) => !SNAPSHOT_SKIP.has(path.relative(from, source).split(path.sep)[0] ?? ""),
+	});
+	await symlink(path.join(from, "node_modules"), path.join(into, "node_modules"), "dir");
+	return into;
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; results in order. */
@@ -1054,7 +1072,7 @@ async function main() {
 			port: await findFreePort(),
 			persistTo: path.join(stateDir, "state"),
 			vars: { ADMIN_TOKEN: adminToken, PROVIDERS: "sandbox", ALLOW_HTTP_WEBHOOKS: "true" },
-			...(opts.project ? { cwd: path.resolve(String(opts.project)) } : {}),
+			cwd: await snapshotProject(path.join(stateDir, "project"), opts.project ? path.resolve(String(opts.project)) : PROJECT_ROOT),
 		});
 		console.log(
 			`fuzz: ${opts.only !== "" ? `request #${opts.only}` : `${opts.requests} requests`}, seed ${opts.seed}, concurrency ${opts.concurrency}, ${server.url}`,
