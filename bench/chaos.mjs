@@ -13,10 +13,11 @@
  * --fault-5xx 0.10 (500/502/503, a third of the 503s with Retry-After: 1), --fault-429 0.05 (half with
  * Retry-After: 1), --fault-timeout 0.01 capped by --max-timeouts 6/2, --fault-garbled 0.01, --fault-reset 0.02,
  * --fault-reset-after 0.01, --duplicates 3 (duplicate-delivery cron triggers while sending), --sweeps 3,
- * --drain-seconds 300/180, --latency-ms 5 (fake provider latency, ± jitter), --concurrency 8 (clients sending),
- * --circuit-threshold 50, --webhooks 8/4 (emails whose webhooks are forged and replayed), --seed 1, --keep (keep
- * the state directory and wrangler's log), --verbose, --project <dir> (run another checkout of this project, e.g. one
- * carrying a candidate fix; wrangler still comes from this one's node_modules).
+ * --drain-seconds 420/240 (a deadline; a drained run moves on at once), --latency-ms 5 (fake provider latency,
+ * ± jitter), --concurrency 8 (clients sending), --circuit-threshold 50, --webhooks 8/4 (emails whose webhooks are
+ * forged and replayed), --seed 1, --keep (keep the state directory and wrangler's log), --verbose, --project <dir>
+ * (run another checkout of this project, e.g. one carrying a candidate fix; wrangler still comes from this one's
+ * node_modules).
  *
  * Both `wrangler dev` processes serve a copy of the project taken when the run starts (src, migrations, config;
  * node_modules linked), so edits made to the working tree during a run are not hot-reloaded into it.
@@ -43,8 +44,9 @@
  *   connection lost"), so all but 5xx/429 are uncertain outcomes for it: Resend is asked again under the same key,
  *   Postmark is reconciled. Resets are injected only on a connection's first request (one drawn on a reused
  *   connection waits for the next fresh one): destroying a connection that carried earlier requests also lost
- *   responses already written on it. One answer in ten carries `Connection: close`, so fresh connections keep coming. Each timeout stalls the consumer's batch for 15 s (locally one consumer invocation runs at a time), so their
- *   number is capped.
+ *   responses already written on it. One answer in ten carries `Connection: close`, so fresh connections keep
+ *   coming. Each timeout stalls the consumer's batch for 15 s (locally one consumer invocation runs at a time), so
+ *   their number is capped.
  *
  * Run. Crons are triggered over `/cdn-cgi/handler/scheduled?cron=…&time=…`, often with a virtual `time`:
  * 1. Accept the first half: ~30% of the emails as singles with `Idempotency-Key` (5% sent twice: the replay must
@@ -53,7 +55,8 @@
  *    duplicate-delivery trigger: the minute cron at now + 3 minutes, so every queued/scheduled row counts as more
  *    than 2 minutes late and is enqueued again while its message is still in the queue — the queue delivers those
  *    emails twice. (3 minutes, not more: rows keep the cron's time in `next_attempt_at`/`updated_at`, and a small
- *    offset keeps the reconciler's 15-minute sweep of `sent` emails out of the run until step 4 asks for it.) As a
+ *    offset keeps the reconciler's 15-minute sweep of `sent` emails out of the early run; a long drain's reconcile
+ *    clock, +65 s a run, still reaches it, and step 4 asks for it anyway.) As a
  *    side effect every `sending` lease looks expired, so the lease-expiry path runs with sends still in flight
  *    (Resend rows are requeued, Postmark rows become `uncertain`), as in production when a batch outlives its lease.
  * 2. Another duplicate trigger, then a few idempotent single sends are fired and `wrangler dev` is stopped while
@@ -102,8 +105,8 @@ import { findFreePort, PROJECT_ROOT, startDevServer } from "../scripts/lib/dev-s
 import { call, dice, listAll, must, parseArgs, pool, printFuzz, printTable, prng, runFuzz, snapshotProject } from "./fuzz.mjs";
 
 const PRESETS = {
-	full: { emails: 3000, tenants: 6, fuzz: 10_000, "max-timeouts": 6, "drain-seconds": 300, webhooks: 8 },
-	small: { emails: 300, tenants: 4, fuzz: 1000, "max-timeouts": 2, "drain-seconds": 180, webhooks: 4 },
+	full: { emails: 3000, tenants: 6, fuzz: 10_000, "max-timeouts": 6, "drain-seconds": 420, webhooks: 8 },
+	small: { emails: 300, tenants: 4, fuzz: 1000, "max-timeouts": 2, "drain-seconds": 240, webhooks: 4 },
 };
 const cli = parseArgs({
 	small: false,
