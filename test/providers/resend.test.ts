@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ok } from "../../src/lib/result";
 import { createResendProvider } from "../../src/providers/resend";
 import type { OutboundEmail } from "../../src/providers/types";
-import { answer, CONTEXT, minimalOf, outboundEmail, prism, sentRequest } from "../helpers/providers";
+import { answer, CONTEXT, describeTransportFailures, minimalOf, outboundEmail, prism, sentRequest } from "../helpers/providers";
 
 const EMAIL = outboundEmail({
 	id: "0193b1e2-7c4a-7d2e-9f3b-5a6c7d8e9f01",
@@ -207,19 +207,6 @@ describe("Resend outcomes", () => {
 			error: { kind: "permanent", scope: "message", status: 400 },
 		});
 	});
-
-	it("treats a lost connection as uncertain: workerd cannot tell whether the request arrived", async () => {
-		vi.spyOn(globalThis, "fetch").mockRejectedValue(new TypeError("Network connection lost."));
-		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain" } });
-	});
-
-	it("treats no answer within timeoutMs as uncertain", async () => {
-		vi.spyOn(globalThis, "fetch").mockImplementation(
-			(_input, init) =>
-				new Promise((_resolve, reject) => {
-					init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
-				}),
-		);
-		expect(await provider({ timeoutMs: 50 }).send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain" } });
-	});
 });
+
+describeTransportFailures(() => provider, fullEmail);
