@@ -2,8 +2,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
-import { providerFactory } from "../../src/providers/registry";
-import { consumeSendBatch, type SendConsumerDeps, sendConsumerDeps } from "../../src/queue/send-consumer";
+import { consumeSendBatch, type SendConsumerDeps, sendConsumerDeps } from "../../src/queue/send";
 import { unlimitedPacer } from "../../src/services/pacing";
 import { call, email, type Seeded } from "./api";
 
@@ -25,8 +24,12 @@ export function depsWith(
 	extra: Partial<SendConsumerDeps> = {},
 	timeoutMs?: number,
 ): SendConsumerDeps {
-	const merged = Object.assign(Object.create(null), env, settings) as Env;
-	if (timeoutMs !== undefined) extra = { providers: providerFactory(merged, timeoutMs), ...extra };
+	const merged = Object.assign(
+		Object.create(null),
+		env,
+		settings,
+		timeoutMs === undefined ? {} : { PROVIDER_TIMEOUT_MS: String(timeoutMs) },
+	) as Env;
 	// Just under 1: full jitter then picks the top of its range, so delays are predictable in tests. Pacing is off
 	// unless a test asks for the real limiter: its state (buckets, circuits) outlives a test within its file.
 	return { ...sendConsumerDeps(merged), random: () => 0.9999, pacer: unlimitedPacer, ...extra };

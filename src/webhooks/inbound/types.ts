@@ -4,8 +4,8 @@
  * deduplicates and records through services/events.ts.
  */
 import type { Result } from "../../lib/result";
+import type { ProviderEventType } from "../../lifecycle/provider-events";
 import type { ProviderName } from "../../providers/catalog";
-import type { ProviderEventType } from "../../services/events";
 
 export type InboundRequest = {
 	/** The body exactly as received: signatures cover the raw bytes (SendGrid's include the trailing CRLF). */
