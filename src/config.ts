@@ -1,5 +1,5 @@
 /**
- * Typed configuration, parsed once per `env` object from wrangler vars and secrets (DESIGN §2).
+ * Typed configuration, parsed once per `env` object from wrangler vars and secrets (docs/architecture.md, "Bindings and configuration").
  * A missing or malformed value fails loudly at the first request instead of misbehaving later.
  */
 import { z } from "zod";

@@ -236,7 +236,7 @@ export const WEBHOOK_EVENT_TYPES = [
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-/** A tenant's webhook endpoint (DESIGN §7). The secret is kept to sign deliveries and shown only at creation. */
+/** A tenant's webhook endpoint (docs/architecture.md, "Tenant webhooks"). The secret is kept to sign deliveries and shown only at creation. */
 export const webhooks = sqliteTable(
 	"webhooks",
 	{

@@ -1,5 +1,5 @@
 /**
- * The sandbox provider (DESIGN §6): offline, no credentials, and it drives the same event pipeline as real
+ * The sandbox provider (docs/architecture.md, "Sandbox"): offline, no credentials, and it drives the same event pipeline as real
  * webhooks. What happens is chosen by a recipient's local part (the first one of to, cc, bcc that names a
  * behaviour; anything else is delivered):
  *

@@ -1,5 +1,5 @@
 /**
- * The provider interface (DESIGN §5, §6): every adapter turns one outbound email into one provider call and
+ * The provider interface (docs/architecture.md, "Provider events", "Sandbox"): every adapter turns one outbound email into one provider call and
  * classifies the outcome. Expected failures are values, never exceptions.
  *
  * How the consumer acts on each kind (docs/architecture.md, "Outcome classes"):

@@ -1,4 +1,4 @@
-/** `/admin/*`: tenants and their keys, for the operator (DESIGN §4). */
+/** `/admin/*`: tenants and their keys, for the operator (docs/architecture.md, "Public API"). */
 import { createRoute } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
 import { getTenant, listTenants, revokeApiKey } from "../db/tenants";

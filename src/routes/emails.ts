@@ -247,6 +247,7 @@ emailRoutes.openapi(
 			bucket: c.env.ATTACHMENTS,
 			maxBytes: config.maxAttachmentBytes,
 			timeoutMs: config.attachmentTimeoutMs,
+			policy: { allowInsecure: config.allowHttpWebhooks },
 		});
 		if (!outbound.ok) throw new ApiError("validation_error", `The message cannot be built: ${outbound.error.message}`, 409);
 		const raw = buildMime(outbound.value, { date: new Date(row.sentAt ?? row.createdAt), messageId: `<${row.id}@mailroom>` });

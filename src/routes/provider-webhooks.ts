@@ -1,5 +1,5 @@
 /**
- * `POST /provider-webhooks/:provider`: delivery events from providers (DESIGN §5).
+ * `POST /provider-webhooks/:provider`: delivery events from providers (docs/architecture.md, "Provider events").
  *
  * The raw body is verified exactly as the provider documents (src/webhooks/inbound/*), then each event is matched
  * to an email by our id (metadata we sent) or the provider's message id, and recorded through the same event

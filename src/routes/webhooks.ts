@@ -7,9 +7,9 @@ import { WEBHOOK_EVENT_TYPES, type WebhookRow, webhookAttempts, webhookDeliverie
 import { ApiError } from "../errors";
 import { newId } from "../lib/ids";
 import { iso, isoOrNull } from "../lib/time";
+import { urlProblem } from "../lib/url-policy";
 import { requireFullAccess } from "../middleware/auth";
 import { Deleted, ListQuery } from "../schemas/admin";
-import { endpointProblem } from "../webhooks/outbound/endpoint";
 import { newSigningSecret } from "../webhooks/outbound/sign";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
@@ -90,8 +90,8 @@ webhookRoutes.openapi(
 	}),
 	async (c) => {
 		const { endpoint, events } = c.req.valid("json");
-		const problem = endpointProblem(endpoint, getConfig(c.env).allowHttpWebhooks);
-		if (problem) throw new ApiError("invalid_parameter", problem);
+		const problem = urlProblem(endpoint, { allowInsecure: getConfig(c.env).allowHttpWebhooks });
+		if (problem) throw new ApiError("invalid_parameter", `endpoint ${problem}`);
 		const row = {
 			id: newId(),
 			tenantId: c.get("auth").tenant.id,

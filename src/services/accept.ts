@@ -17,6 +17,7 @@ import { bareAddress, domainOf, isDomainAllowed, parseMailbox } from "../lib/add
 import { newEmailId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
 import { parseScheduleTime } from "../lib/time";
+import { urlProblem } from "../lib/url-policy";
 import { decodeBase64 } from "../lib/webcrypto";
 import { acceptStatements } from "../lifecycle/tenant-actions";
 import type { BatchEmailItem, SendEmailRequest } from "../schemas/email";
@@ -257,6 +258,10 @@ function decodeAttachments(
 	let total = 0;
 	for (const [index, a] of attachments.entries()) {
 		const contentType = a.content_type ?? null;
+		if (a.path !== undefined) {
+			const problem = urlProblem(a.path, { allowInsecure: config.allowHttpWebhooks });
+			if (problem) return new ApiError("invalid_attachment", `attachments[${index}].path ${problem}`);
+		}
 		if (a.content === undefined) {
 			stored.push({
 				filename: a.filename ?? null,

@@ -1,12 +1,13 @@
 /**
  * Builds what a provider receives from an email row: addresses, bodies, and attachment bytes from R2 or from
- * their `path` URL (https only, size-capped), base64-encoded. Every failure is a value: all `path` downloads of one
+ * their `path` URL (within the URL policy, size-capped), base64-encoded. Every failure is a value: all `path` downloads of one
  * email, bodies included, share one deadline (`timeoutMs`), so a URL that stalls mid-body ends as this email's
  * transient error instead of an exception that would take its whole batch down.
  */
 import type { EmailRow } from "../db/schema";
 import { parseMailbox } from "../lib/address";
 import { err, ok, type Result } from "../lib/result";
+import { fetchWithinPolicy, type UrlPolicy } from "../lib/url-policy";
 import { encodeBase64 } from "../lib/webcrypto";
 import type { OutboundAttachment, OutboundEmail, ProviderError } from "../providers/types";
 
@@ -17,6 +18,8 @@ export type AttachmentSource = {
 	fetch?: typeof fetch;
 	/** For all `path` downloads of one email together (ATTACHMENT_TIMEOUT_MS). */
 	timeoutMs: number;
+	/** Which URLs may be fetched (src/lib/url-policy.ts), checked again here and on every redirect. */
+	policy: UrlPolicy;
 };
 
 export async function buildOutboundEmail(row: EmailRow, source: AttachmentSource): Promise<Result<OutboundEmail, ProviderError>> {
@@ -51,14 +54,13 @@ async function loadAttachments(row: EmailRow, source: AttachmentSource): Promise
 		let contentType = a.contentType;
 		let filename = a.filename;
 		if (a.r2Key) {
-			let object: R2ObjectBody | null;
 			try {
-				object = await source.bucket.get(a.r2Key);
+				const object = await source.bucket.get(a.r2Key);
+				if (!object) return err({ kind: "permanent", scope: "message", message: `Attachment ${index} is missing from storage` });
+				bytes = new Uint8Array(await object.arrayBuffer());
 			} catch (e) {
 				return err({ kind: "transient", message: `R2 read of attachment ${index} failed: ${e instanceof Error ? e.message : String(e)}` });
 			}
-			if (!object) return err({ kind: "permanent", scope: "message", message: `Attachment ${index} is missing from storage` });
-			bytes = new Uint8Array(await object.arrayBuffer());
 		} else if (a.path) {
 			const downloaded = await download(a.path, source, source.maxBytes - total, deadline);
 			if (!downloaded.ok) return err({ ...downloaded.error, message: `Attachment ${index} (${a.path}): ${downloaded.error.message}` });
@@ -84,25 +86,22 @@ async function loadAttachments(row: EmailRow, source: AttachmentSource): Promise
 
 type Download = { bytes: Uint8Array; contentType: string | null };
 
-/** Fetches a `path` attachment: https only, at most `limit` bytes, before `deadline` (headers and body). */
+/** Fetches a `path` attachment within the URL policy, at most `limit` bytes, before `deadline` (headers and body). */
 async function download(
 	url: string,
 	source: AttachmentSource,
 	limit: number,
 	deadline: AbortSignal,
 ): Promise<Result<Download, ProviderError>> {
-	if (!url.startsWith("https://")) return err({ kind: "permanent", scope: "message", message: "only https URLs are fetched" });
 	const timedOut = () => err({ kind: "transient" as const, message: `download did not finish within ${source.timeoutMs} ms` });
 	let response: Response;
 	try {
-		response = await (source.fetch ?? fetch)(url, { redirect: "follow", signal: deadline });
+		const fetched = await fetchWithinPolicy(url, { signal: deadline }, source.policy, source.fetch ?? fetch);
+		if (!fetched.ok) return err({ kind: "permanent", scope: "message", message: `the URL ${fetched.blocked}` });
+		response = fetched.response;
 	} catch (e) {
 		if (deadline.aborted) return timedOut();
 		return err({ kind: "transient", message: `download failed: ${e instanceof Error ? e.message : String(e)}` });
-	}
-	if (response.url && !response.url.startsWith("https://")) {
-		await response.body?.cancel();
-		return err({ kind: "permanent", scope: "message", message: "redirected away from https" });
 	}
 	if (!response.ok) {
 		await response.body?.cancel().catch(() => undefined);

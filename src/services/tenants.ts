@@ -1,4 +1,4 @@
-/** Tenants as the admin API creates, changes and shows them (DESIGN §4). */
+/** Tenants as the admin API creates, changes and shows them (docs/architecture.md, "Public API"). */
 import { eq } from "drizzle-orm";
 import { TENANT_DEFAULTS } from "../config";
 import type { Db } from "../db/client";

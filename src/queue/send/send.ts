@@ -43,6 +43,7 @@ async function sendOne(a: Attempt, deps: SendConsumerDeps): Promise<Decision> {
 			bucket: deps.attachments,
 			maxBytes: deps.config.maxAttachmentBytes,
 			timeoutMs: deps.config.attachmentTimeoutMs,
+			policy: { allowInsecure: deps.config.allowHttpWebhooks },
 		});
 		if (!outbound.ok) return decideOnError(a, provider.name, outbound.error, deps);
 		if (deps.now() + deps.config.providerTimeoutMs + LEASE_MARGIN_MS > (a.row.leaseUntil ?? 0)) {
