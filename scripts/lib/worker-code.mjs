@@ -33,12 +33,14 @@ export async function importWorkerModule(source, { cwd = PROJECT_ROOT } = {}) {
 }
 
 /**
- * The entry that describes every provider. This is the one place to change when providers become a registry of
- * modules: map that registry to the same shape.
+ * The entry that describes what the scripts need from the Worker's code. The provider part is the one place to change
+ * when providers become a registry of modules: map that registry to the same shape.
  */
-const PROVIDER_CATALOG_SOURCE = `
+const WORKER_FACTS_SOURCE = `
+import { ADMIN_TOKEN_MIN_LENGTH } from "./src/config";
 import { PROVIDER_NAMES, REQUIRED_SETTINGS } from "./src/providers/catalog";
 import { INBOUND_ADAPTERS } from "./src/webhooks/inbound";
+export const adminTokenMinLength = ADMIN_TOKEN_MIN_LENGTH;
 export const providers = PROVIDER_NAMES.map((name) => {
 	const inbound = INBOUND_ADAPTERS[name];
 	return { name, requiredSecrets: [...REQUIRED_SETTINGS[name]], webhook: inbound ? { settings: [...inbound.settings] } : null };
@@ -53,14 +55,11 @@ export const providers = PROVIDER_NAMES.map((name) => {
  *   authenticate it, or null when it reports no events over HTTP (the sandbox)
  */
 
-/** @returns {Promise<ProviderInfo[]>} every provider the Worker knows */
-export async function readProviderCatalog() {
-	const { providers } = await importWorkerModule(PROVIDER_CATALOG_SOURCE);
-	return /** @type {ProviderInfo[]} */ (providers);
-}
-
-/** @returns {Promise<number>} the shortest ADMIN_TOKEN the Worker accepts */
-export async function readAdminTokenMinLength() {
-	const { ADMIN_TOKEN_MIN_LENGTH } = await importWorkerModule('export { ADMIN_TOKEN_MIN_LENGTH } from "./src/config";');
-	return /** @type {number} */ (ADMIN_TOKEN_MIN_LENGTH);
+/**
+ * @returns {Promise<{ providers: ProviderInfo[], adminTokenMinLength: number }>} every provider the Worker knows, and
+ *   the shortest ADMIN_TOKEN it accepts
+ */
+export async function readWorkerFacts() {
+	const { providers, adminTokenMinLength } = await importWorkerModule(WORKER_FACTS_SOURCE);
+	return { providers: /** @type {ProviderInfo[]} */ (providers), adminTokenMinLength: /** @type {number} */ (adminTokenMinLength) };
 }
