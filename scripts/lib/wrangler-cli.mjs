@@ -8,17 +8,16 @@
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { PROJECT_ROOT } from "./dev-server.mjs";
-
-/** `ESC[…m` colour codes, in case a wrangler version colours piped output anyway. */
-const ANSI = /\u001b\[[0-9;]*m/g;
 
 /**
  * @typedef {object} WranglerResult
  * @property {number} code exit code
  * @property {string} stdout
  * @property {string} stderr
- * @property {string} output stdout and stderr together, without colour codes (what error matching reads)
+ * @property {string} output stdout and stderr together, without colour codes in case a wrangler version colours
+ *   piped output anyway (what error matching reads)
  */
 
 /**
@@ -49,7 +48,7 @@ export function wranglerRunner({ cli, cwd = PROJECT_ROOT, env = process.env } = 
 			});
 			child.once("error", reject);
 			child.once("close", (code, signal) =>
-				resolve({ code: code ?? (signal ? 1 : 0), stdout, stderr, output: `${stdout}\n${stderr}`.replace(ANSI, "") }),
+				resolve({ code: code ?? (signal ? 1 : 0), stdout, stderr, output: stripVTControlCharacters(`${stdout}\n${stderr}`) }),
 			);
 		});
 }
@@ -59,7 +58,7 @@ export function wranglerRunner({ cli, cwd = PROJECT_ROOT, env = process.env } = 
  * the headline is only "A request to the Cloudflare API (…) failed.".
  */
 export function wranglerError(output) {
-	const lines = output.replace(ANSI, "").split(/\r?\n/);
+	const lines = stripVTControlCharacters(output).split(/\r?\n/);
 	const at = lines.findIndex((line) => line.includes("[ERROR]"));
 	if (at === -1)
 		return (
