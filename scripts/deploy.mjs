@@ -56,10 +56,12 @@ function indented(write) {
 }
 
 async function main() {
-	const { values } = parseArgs({
-		options: { env: { type: "string", short: "e" }, config: { type: "string", short: "c" } },
-		strict: true,
-	});
+	let values;
+	try {
+		({ values } = parseArgs({ options: { env: { type: "string", short: "e" }, config: { type: "string", short: "c" } }, strict: true }));
+	} catch (err) {
+		throw new DeployStop(`${err instanceof Error ? err.message : err}; usage: npm run deploy [-- --env NAME] [--config PATH]`);
+	}
 	const run = wranglerRunner();
 	const facts = await readWorkerFacts();
 	const result = await deploy({

@@ -22,6 +22,7 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { parseArgs } from "node:util";
 import { Webhook } from "standardwebhooks";
+import { request } from "./lib/dev-server.mjs";
 
 const SMOKE_DOMAIN = "smoke.example.com";
 const TO = "delivered@example.org";
@@ -39,26 +40,12 @@ function usage() {
 
 /** A JSON request to the Worker; the status and parsed body. Network failures become a SmokeFailure. */
 async function call(base, method, pathname, token, body) {
-	let res;
 	try {
-		res = await fetch(new URL(pathname, base), {
-			method,
-			headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-			body: body === undefined ? undefined : JSON.stringify(body),
-			signal: AbortSignal.timeout(15_000),
-		});
+		return await request(base, method, pathname, token, body, { timeoutMs: 15_000 });
 	} catch (err) {
 		const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
 		throw new SmokeFailure(`${method} ${pathname} did not answer (${cause}); is ${base} the Worker's URL?`);
 	}
-	const text = await res.text();
-	let json;
-	try {
-		json = text ? JSON.parse(text) : undefined;
-	} catch {
-		json = undefined;
-	}
-	return { status: res.status, json, text };
 }
 
 /** The body of an expected answer, or a SmokeFailure naming the request and what came back. */
@@ -230,15 +217,21 @@ async function smoke({ base, adminToken, webhookUrl, receiverUrl, listen, timeou
 }
 
 async function main() {
-	const { values, positionals } = parseArgs({
-		allowPositionals: true,
-		options: {
-			"webhook-url": { type: "string" },
-			"receiver-url": { type: "string" },
-			listen: { type: "string" },
-			timeout: { type: "string" },
-		},
-	});
+	let parsed;
+	try {
+		parsed = parseArgs({
+			allowPositionals: true,
+			options: {
+				"webhook-url": { type: "string" },
+				"receiver-url": { type: "string" },
+				listen: { type: "string" },
+				timeout: { type: "string" },
+			},
+		});
+	} catch (err) {
+		throw new SmokeFailure(`${err instanceof Error ? err.message : err}. ${usage()}`);
+	}
+	const { values, positionals } = parsed;
 	const [url, adminToken] = positionals;
 	if (!url || !adminToken || positionals.length > 2) throw new SmokeFailure(usage());
 	const base = url.replace(/\/+$/, "");
