@@ -183,7 +183,12 @@ export async function deploy(options) {
 		}
 		log(`  … deploying${Object.keys(secrets.upload).length > 0 ? ` with secrets ${Object.keys(secrets.upload).join(", ")}` : ""}`);
 		const result = await run(args, { echo, env: { WRANGLER_OUTPUT_FILE_PATH: outputFile } });
-		if (result.code !== 0) explainOr(result, "wrangler deploy failed");
+		if (result.code !== 0) {
+			// wrangler may have uploaded the version (and the secret) before a later step failed: never lose the token.
+			if (secrets.generatedAdminToken)
+				log(`  ! the ADMIN_TOKEN generated for this deploy, in case it was uploaded: ${secrets.generatedAdminToken}`);
+			explainOr(result, "wrangler deploy failed");
+		}
 		const url = await deployedUrl(outputFile, result.output);
 		const configured = new Set([...secrets.kept, ...Object.keys(secrets.upload), ...Object.keys(target.vars)]);
 		const webhooks = secrets.providers

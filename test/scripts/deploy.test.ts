@@ -23,6 +23,7 @@ type Account = {
 	r2Enabled: boolean;
 	failMigration: boolean;
 	hiddenQueues?: string[];
+	noSubdomain?: boolean;
 	queues: Record<string, { consumers: string[] }>;
 	databases: Record<string, { applied: string[] }>;
 	buckets: string[];
@@ -257,6 +258,15 @@ describe("npm run deploy stops with one sentence", () => {
 		);
 		expect(changes(run).at(-1)).toBe("d1 migrations apply mailroom");
 		expect(run.account.workers).toEqual({});
+	});
+
+	it("when the account has no workers.dev subdomain, with the link to register one and the generated token kept", async () => {
+		const run = await runDeploy(await fakeCloudflare({ noSubdomain: true }));
+		expect(run.code).toBe(1);
+		expect(stopped(run)).toBe(
+			"This account has no workers.dev subdomain yet: register one at https://dash.cloudflare.com/acc-1/workers/onboarding (or give the Worker a custom domain in wrangler.jsonc), then run npm run deploy.",
+		);
+		expect(run.stdout).toMatch(/the ADMIN_TOKEN generated for this deploy, in case it was uploaded: [0-9a-f]{64}/);
 	});
 
 	it("when a provider in PROVIDERS lacks its secret, before creating anything", async () => {

@@ -3,7 +3,7 @@
  * Cloudflare account in the JSON file named by STUB_WRANGLER_STATE, appends every invocation to STUB_WRANGLER_LOG
  * (one JSON array per line), and answers the commands the deploy script runs the way wrangler 4.156 prints them,
  * including its failures: not logged in, Queues refused on the free plan (100129), a queue name taken (11009), a
- * consumer already attached (11004), R2 not enabled (10042), a failing migration.
+ * consumer already attached (11004), R2 not enabled (10042), a failing migration, no workers.dev subdomain.
  */
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -148,6 +148,11 @@ if (command === "whoami") {
 		}
 	}
 	for (const d of c.d1_databases) if (!state.databases[d.database_name]) state.databases[d.database_name] = { applied: [] };
+	if (state.noSubdomain) {
+		fail(
+			"You can either deploy your worker to one or more routes by specifying them in your wrangler.jsonc file, or register a workers.dev subdomain here:\nhttps://dash.cloudflare.com/acc-1/workers/onboarding",
+		);
+	}
 	const file = flag("--secrets-file");
 	const uploaded = file ? Object.keys(JSON.parse(readFileSync(file, "utf8"))) : [];
 	const secrets = [...new Set([...(state.workers[worker]?.secrets ?? []), ...uploaded])];
