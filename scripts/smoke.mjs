@@ -96,6 +96,7 @@ function isLoopback(url) {
 }
 
 async function smoke({ base, adminToken, webhookUrl, receiverUrl, listen, timeoutMs, log }) {
+	const [host, port] = listen;
 	const started = Date.now();
 	const deadline = started + timeoutMs;
 	const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
@@ -122,9 +123,9 @@ async function smoke({ base, adminToken, webhookUrl, receiverUrl, listen, timeou
 
 		let endpoint = webhookUrl;
 		if (!endpoint && (receiverUrl || isLoopback(base))) {
-			const [host, port] = listen;
 			receiver = await startReceiver(host, port);
 			endpoint = receiverUrl ?? `http://127.0.0.1:${receiver.port}/smoke-webhook`;
+			if (receiverUrl) log(`✓ receiver listening on ${host}:${receiver.port}, reached as ${receiverUrl}`);
 		}
 		let webhook;
 		if (endpoint) {

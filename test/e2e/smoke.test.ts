@@ -63,6 +63,15 @@ describe("npm run smoke against wrangler dev", () => {
 		expect((await tenantNames()).filter((n) => n.startsWith("smoke-"))).toEqual([]);
 	});
 
+	it("with --receiver-url and --listen, verifies the webhook at the receiver it starts on that port", async () => {
+		const port = await findFreePort();
+		const receiverUrl = `http://127.0.0.1:${port}/through-a-tunnel`;
+		const run = await runSmoke(devUrl(), adminToken, "--receiver-url", receiverUrl, "--listen", `127.0.0.1:${port}`, "--timeout", "90");
+		expect(run.code, run.output).toBe(0);
+		expect(run.output).toContain(`✓ receiver listening on 127.0.0.1:${port}, reached as ${receiverUrl}`);
+		expect(run.output).toContain("✓ signed email.delivered webhook arrived and verified (Standard Webhooks)");
+	});
+
 	it("with --webhook-url, checks that the given endpoint accepted the webhook", async () => {
 		const received: string[] = [];
 		const endpoint = http.createServer((req, res) => {
