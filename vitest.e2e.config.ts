@@ -1,12 +1,13 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * End-to-end tests: a real `wrangler dev` (started by the tests themselves) driven over HTTP by the official
- * `resend` SDK. Plain Node, no Workers pool: the Worker runs in wrangler's workerd, not in the test process.
+ * Node-side tests. test/e2e: a real `wrangler dev` (started by the tests themselves) driven over HTTP by the official
+ * `resend` SDK and by the smoke script. test/scripts: the operator scripts (deploy against a stub wrangler, the
+ * generated environments). Plain Node, no Workers pool: the Worker runs in wrangler's workerd, not in the test process.
  */
 export default defineConfig({
 	test: {
-		include: ["test/e2e/**/*.test.ts"],
+		include: ["test/e2e/**/*.test.ts", "test/scripts/**/*.test.ts"],
 		environment: "node",
 		// Starting wrangler dev (migrations, bundling, workerd) takes a few seconds, more on a cold or busy machine.
 		testTimeout: 120_000,

@@ -10,8 +10,11 @@ const boolVar = z
 	.default("false")
 	.transform((v) => v === "true" || v === "1");
 
+/** Shorter admin tokens are refused at the first request (and by `npm run deploy` before it uploads one). */
+export const ADMIN_TOKEN_MIN_LENGTH = 16;
+
 const ConfigSchema = z.object({
-	ADMIN_TOKEN: z.string().min(16, "ADMIN_TOKEN must be at least 16 characters"),
+	ADMIN_TOKEN: z.string().min(ADMIN_TOKEN_MIN_LENGTH, `ADMIN_TOKEN must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters`),
 	PROVIDERS: z
 		.string()
 		.default("sandbox")

@@ -39,6 +39,8 @@ export const tenants = sqliteTable("tenants", {
 	providers: text("providers", { mode: "json" }).$type<string[]>(),
 	createdAt: integer("created_at").notNull(),
 	updatedAt: integer("updated_at").notNull(),
+	/** Set by `DELETE /admin/tenants/:id`: the tenant is gone from the admin API and its keys are revoked; its rows stay. */
+	deletedAt: integer("deleted_at"),
 });
 
 export const apiKeys = sqliteTable(

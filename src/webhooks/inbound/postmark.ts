@@ -71,6 +71,7 @@ type PostmarkRecord = z.infer<typeof PostmarkRecord>;
  */
 export const postmarkInbound: InboundWebhookAdapter = {
 	provider: "postmark",
+	settings: ["POSTMARK_WEBHOOK_USER", "POSTMARK_WEBHOOK_PASSWORD"],
 
 	async verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>> {
 		const user = settings.POSTMARK_WEBHOOK_USER;

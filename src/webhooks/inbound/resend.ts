@@ -68,6 +68,7 @@ type EmailData = z.infer<typeof EmailData>;
  */
 export const resendInbound: InboundWebhookAdapter = {
 	provider: "resend",
+	settings: ["RESEND_WEBHOOK_SECRET"],
 
 	async verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>> {
 		const secret = settings.RESEND_WEBHOOK_SECRET;

@@ -58,6 +58,7 @@ type SendGridEvent = z.infer<typeof SendGridEvent>;
  */
 export const sendgridInbound: InboundWebhookAdapter = {
 	provider: "sendgrid",
+	settings: ["SENDGRID_WEBHOOK_PUBLIC_KEY"],
 
 	async verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>> {
 		const configured = settings.SENDGRID_WEBHOOK_PUBLIC_KEY;

@@ -44,6 +44,11 @@ export type ParsedWebhook = {
 
 export interface InboundWebhookAdapter {
 	readonly provider: ProviderName;
+	/**
+	 * The settings (secrets) `verify` needs; without all of them every request is refused with 401. Read by the
+	 * deploy script to say which to set and where the provider's webhook must point.
+	 */
+	readonly settings: readonly string[];
 	/** Checks the request's credentials or signature; never reads D1. */
 	verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>>;
 	/** Parses a verified body. */
