@@ -73,21 +73,10 @@ export type Config = {
 	maxRequestBytes: number;
 	/** Off only for measuring the limiter's cost (bench); tenants are then unlimited. */
 	rateLimiting: boolean;
-	/** Send rate per provider account: PROVIDER_RATES over the defaults below. */
+	/** Send rate per provider account, where PROVIDER_RATES sets one (else the provider module's default). */
 	providerRates: Record<string, { per_second: number; burst: number }>;
 	circuitFailureThreshold: number;
 	circuitCoolDownMs: number;
-};
-
-/**
- * Default send rates per provider account. Resend documents 2 requests/s per team; SendGrid and Postmark publish
- * no number, so these are conservative starting points that 429s then adapt (PROVIDER_RATES overrides).
- */
-export const DEFAULT_PROVIDER_RATES: Record<string, { per_second: number; burst: number }> = {
-	sandbox: { per_second: 1000, burst: 1000 },
-	resend: { per_second: 2, burst: 2 },
-	sendgrid: { per_second: 100, burst: 100 },
-	postmark: { per_second: 50, burst: 50 },
 };
 
 /**
@@ -166,7 +155,7 @@ export function getConfig(env: Env): Config {
 		maxAttachmentBytes: v.MAX_ATTACHMENT_BYTES,
 		maxRequestBytes: v.MAX_REQUEST_BYTES,
 		rateLimiting: v.RATE_LIMITING === "on",
-		providerRates: { ...DEFAULT_PROVIDER_RATES, ...v.PROVIDER_RATES },
+		providerRates: v.PROVIDER_RATES,
 		circuitFailureThreshold: v.CIRCUIT_FAILURE_THRESHOLD,
 		circuitCoolDownMs: v.CIRCUIT_COOLDOWN_SECONDS * 1000,
 	};

@@ -11,7 +11,7 @@ import { chunk, type Db, runBatch, type Statement } from "../../db/client";
 import { errorFields, log } from "../../lib/log";
 import { failAttempt, giveBack, markSent, markUncertain, retryLater } from "../../lifecycle/attempts";
 import { eventStatements } from "../../lifecycle/provider-events";
-import type { ProviderName } from "../../providers/catalog";
+import type { ProviderName } from "../../providers/registry";
 import type { ProviderError } from "../../providers/types";
 import { deliveryIdsOf, enqueueDeliveries } from "../../services/webhook-fanout";
 import { LEASE_TOO_SHORT } from "./send";

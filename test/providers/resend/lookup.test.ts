@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ok } from "../../src/lib/result";
-import { createResendProvider } from "../../src/providers/resend";
-import type { LookupEvent, LookupQuery } from "../../src/providers/types";
-import { answer, prism } from "../helpers/providers";
+import { ok } from "../../../src/lib/result";
+import { createResendProvider } from "../../../src/providers/resend/client";
+import type { LookupEvent, LookupQuery } from "../../../src/providers/types";
+import { answer, prism } from "../../helpers/providers";
 
 const RESEND_ID = "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794";
 const CREATED_AT = "2026-11-20T09:00:00.000Z";

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { decodeBase64, derToP1363, encodeBase64 } from "../../src/lib/webcrypto";
-import { inboundAdapter } from "../../src/webhooks/inbound";
-import { sendgridInbound } from "../../src/webhooks/inbound/sendgrid";
-import type { InboundRequest } from "../../src/webhooks/inbound/types";
+import { decodeBase64, derToP1363, encodeBase64 } from "../../../src/lib/webcrypto";
+import { webhookOf } from "../../../src/providers/registry";
+import { sendgridInbound } from "../../../src/providers/sendgrid/webhook";
+import type { InboundRequest } from "../../../src/providers/types";
+import { generatedSigner, p1363ToDer } from "../../helpers/signers";
 
 const SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature";
 const TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp";
@@ -74,37 +75,6 @@ function officialRequest(payload = OFFICIAL.payload): InboundRequest {
 }
 
 const OFFICIAL_SETTINGS = { SENDGRID_WEBHOOK_PUBLIC_KEY: OFFICIAL.publicKey };
-
-/** A DER INTEGER for an unsigned big-endian value: leading zeros dropped, 0x00 added when the high bit is set. */
-function derInteger(bytes: Uint8Array): number[] {
-	let start = 0;
-	while (start < bytes.length - 1 && bytes[start] === 0) start++;
-	const value = [...bytes.subarray(start)];
-	if ((value[0] ?? 0) >= 0x80) value.unshift(0);
-	return [0x02, value.length, ...value];
-}
-
-function p1363ToDer(signature: Uint8Array): Uint8Array {
-	const body = [...derInteger(signature.subarray(0, 32)), ...derInteger(signature.subarray(32))];
-	return Uint8Array.from([0x30, body.length, ...body]);
-}
-
-type Signer = { publicKey: string; sign(timestamp: string, rawBody: string): Promise<string> };
-
-async function generatedSigner(): Promise<Signer & { p1363(timestamp: string, rawBody: string): Promise<Uint8Array> }> {
-	const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
-	if (!("privateKey" in pair)) throw new Error("ECDSA generateKey returned a single key");
-	const spki = new Uint8Array((await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer);
-	const p1363 = async (timestamp: string, rawBody: string) =>
-		new Uint8Array(
-			await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, new TextEncoder().encode(timestamp + rawBody)),
-		);
-	return {
-		publicKey: encodeBase64(spki),
-		p1363,
-		sign: async (timestamp, rawBody) => encodeBase64(p1363ToDer(await p1363(timestamp, rawBody))),
-	};
-}
 
 function sendgridEvent(event: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
 	return {
@@ -346,6 +316,6 @@ describe("SendGrid webhook parsing", () => {
 	});
 
 	it("is registered as the sendgrid adapter", () => {
-		expect(inboundAdapter("sendgrid")).toBe(sendgridInbound);
+		expect(webhookOf("sendgrid")).toBe(sendgridInbound);
 	});
 });

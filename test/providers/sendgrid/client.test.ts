@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ok } from "../../src/lib/result";
-import { createSendGridProvider } from "../../src/providers/sendgrid";
-import type { OutboundEmail } from "../../src/providers/types";
-import { answer, CONTEXT, describeTransportFailures, minimalOf, outboundEmail, prism, sentRequest } from "../helpers/providers";
+import { ok } from "../../../src/lib/result";
+import { createSendGridProvider } from "../../../src/providers/sendgrid/client";
+import type { OutboundEmail } from "../../../src/providers/types";
+import { answer, CONTEXT, minimalOf, outboundEmail, prism, sentRequest } from "../../helpers/providers";
 
 const EMAIL = outboundEmail({
 	id: "0193b1e2-7c4a-7d2e-9f3b-5a6c7d8e9f02",
@@ -249,5 +249,3 @@ describe("SendGrid outcomes", () => {
 		});
 	});
 });
-
-describeTransportFailures(() => provider, fullEmail);

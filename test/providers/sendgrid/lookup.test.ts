@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ok } from "../../src/lib/result";
-import { createSendGridProvider } from "../../src/providers/sendgrid";
-import type { LookupEvent, LookupQuery } from "../../src/providers/types";
-import { prism } from "../helpers/providers";
+import { ok } from "../../../src/lib/result";
+import { createSendGridProvider } from "../../../src/providers/sendgrid/client";
+import type { LookupEvent, LookupQuery } from "../../../src/providers/types";
+import { prism } from "../../helpers/providers";
 
 const EMAIL_ID = "0193b1e2-7c4a-7d2e-9f3b-5a6c7d8e9f12";
 const X_MESSAGE_ID = "Ua9z9lSTSaqYBWJe_Xfc-Q";

@@ -11,9 +11,9 @@
  * sandbox never leaves a send uncertain) and its behaviour is not `rejected` (a rejected send never existed);
  * its events are the follow-ups its send reported, dated from `sentAt`.
  */
-import { parseMailbox } from "../lib/address";
-import { err, ok, type Result } from "../lib/result";
-import type { ProviderEventType } from "../lifecycle/provider-events";
+import { parseMailbox } from "../../lib/address";
+import { err, ok, type Result } from "../../lib/result";
+import type { ProviderEventType } from "../../lifecycle/provider-events";
 import type {
 	EmailProvider,
 	FollowUpEvent,
@@ -24,7 +24,7 @@ import type {
 	ProviderError,
 	SendContext,
 	SendOutcome,
-} from "./types";
+} from "../types";
 
 const BEHAVIOURS = ["delivered", "bounced", "complained", "delayed", "rejected", "flaky", "slow"] as const;
 type Behaviour = (typeof BEHAVIOURS)[number];

@@ -17,9 +17,9 @@
  * as the idempotency key makes the consumer retry an uncertain Resend send instead of leaving it to reconciliation.
  */
 import { z } from "zod";
-import { parseMailbox } from "../lib/address";
-import { err, ok, type Result } from "../lib/result";
-import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined, retryAfterSeconds } from "./http";
+import { parseMailbox } from "../../lib/address";
+import { err, ok, type Result } from "../../lib/result";
+import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined, retryAfterSeconds } from "../http";
 import type {
 	EmailProvider,
 	HttpProviderOptions,
@@ -29,7 +29,7 @@ import type {
 	OutboundEmail,
 	ProviderError,
 	SendOutcome,
-} from "./types";
+} from "../types";
 
 export type ResendProviderOptions = { apiKey: string } & HttpProviderOptions;
 

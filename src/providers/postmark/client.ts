@@ -23,10 +23,9 @@
  * message that is `Sent` also reports `sent`, dated when Postmark received it.
  */
 import { z } from "zod";
-import { bareAddress, type Mailbox, parseMailbox } from "../lib/address";
-import { err, ok, type Result } from "../lib/result";
-import { HARD_BOUNCES, SENDER_FAILURES } from "../webhooks/inbound/postmark";
-import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined, retryAfterSeconds } from "./http";
+import { bareAddress, type Mailbox, parseMailbox } from "../../lib/address";
+import { err, ok, type Result } from "../../lib/result";
+import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined, retryAfterSeconds } from "../http";
 import type {
 	EmailProvider,
 	HttpProviderOptions,
@@ -36,7 +35,8 @@ import type {
 	OutboundEmail,
 	ProviderError,
 	SendOutcome,
-} from "./types";
+} from "../types";
+import { HARD_BOUNCES, SENDER_FAILURES } from "./webhook";
 
 export type PostmarkProviderOptions = {
 	serverToken: string;

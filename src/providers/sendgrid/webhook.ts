@@ -17,7 +17,7 @@ import { parseMailbox } from "../../lib/address";
 import { err, ok, type Result } from "../../lib/result";
 import { decodeBase64, derToP1363 } from "../../lib/webcrypto";
 import type { ProviderEventType } from "../../lifecycle/provider-events";
-import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "./types";
+import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "../types";
 
 const SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature";
 const TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp";
@@ -57,8 +57,8 @@ type SendGridEvent = z.infer<typeof SendGridEvent>;
  * const verified = await sendgridInbound.verify({ rawBody: await c.req.text(), headers: c.req.raw.headers, now: Date.now() }, settings);
  */
 export const sendgridInbound: InboundWebhookAdapter = {
-	provider: "sendgrid",
 	settings: ["SENDGRID_WEBHOOK_PUBLIC_KEY"],
+	events: EVENT_TYPES,
 
 	async verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>> {
 		const configured = settings.SENDGRID_WEBHOOK_PUBLIC_KEY;

@@ -19,7 +19,7 @@ import { constantTimeEqual } from "../../lib/crypto";
 import { err, ok, type Result } from "../../lib/result";
 import { decodeBase64 } from "../../lib/webcrypto";
 import type { ProviderEventType } from "../../lifecycle/provider-events";
-import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "./types";
+import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "../types";
 
 const DETAIL_MAX = 500;
 
@@ -70,8 +70,8 @@ type PostmarkRecord = z.infer<typeof PostmarkRecord>;
  * const verified = await postmarkInbound.verify(request, { POSTMARK_WEBHOOK_USER: "hooks", POSTMARK_WEBHOOK_PASSWORD: "…" });
  */
 export const postmarkInbound: InboundWebhookAdapter = {
-	provider: "postmark",
 	settings: ["POSTMARK_WEBHOOK_USER", "POSTMARK_WEBHOOK_PASSWORD"],
+	events: RECORD_TYPES,
 
 	async verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>> {
 		const user = settings.POSTMARK_WEBHOOK_USER;

@@ -13,10 +13,10 @@
  * lookup fails (a provider-level error) and the reconciler keeps asking. See `lookup` for the queries.
  */
 import { z } from "zod";
-import { type Mailbox, parseMailbox } from "../lib/address";
-import { err, ok, type Result } from "../lib/result";
-import type { ProviderEventType } from "../lifecycle/provider-events";
-import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined } from "./http";
+import { type Mailbox, parseMailbox } from "../../lib/address";
+import { err, ok, type Result } from "../../lib/result";
+import type { ProviderEventType } from "../../lifecycle/provider-events";
+import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined } from "../http";
 import type {
 	EmailProvider,
 	HttpProviderOptions,
@@ -26,7 +26,7 @@ import type {
 	OutboundEmail,
 	ProviderError,
 	SendOutcome,
-} from "./types";
+} from "../types";
 
 export type SendGridProviderOptions = { apiKey: string } & HttpProviderOptions;
 

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ok } from "../../src/lib/result";
-import { SandboxProvider } from "../../src/providers/sandbox";
-import type { LookupEvent, LookupQuery } from "../../src/providers/types";
-import { outboundEmail } from "../helpers/providers";
+import { ok } from "../../../src/lib/result";
+import { SandboxProvider } from "../../../src/providers/sandbox/client";
+import type { LookupEvent, LookupQuery } from "../../../src/providers/types";
+import { outboundEmail } from "../../helpers/providers";
 
 const EMAIL_ID = "0193b1e2-7c4a-7d2e-9f3b-5a6c7d8e9f14";
 const PROVIDER_MESSAGE_ID = `sandbox_${EMAIL_ID}`;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ok } from "../../src/lib/result";
-import { createPostmarkProvider } from "../../src/providers/postmark";
-import type { LookupEvent, LookupQuery } from "../../src/providers/types";
+import { ok } from "../../../src/lib/result";
+import { createPostmarkProvider } from "../../../src/providers/postmark/client";
+import type { LookupEvent, LookupQuery } from "../../../src/providers/types";
 
 const EMAIL_ID = "0193b1e2-7c4a-7d2e-9f3b-5a6c7d8e9f13";
 const MESSAGE_ID = "b7bc2f4a-e38e-4336-af7d-e6c392c2f817";

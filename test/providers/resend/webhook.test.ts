@@ -1,9 +1,8 @@
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
 import { describe, expect, it } from "vitest";
-import { INBOUND_ADAPTERS, inboundAdapter } from "../../src/webhooks/inbound";
-import { resendInbound } from "../../src/webhooks/inbound/resend";
-import type { InboundRequest } from "../../src/webhooks/inbound/types";
+import { resendInbound } from "../../../src/providers/resend/webhook";
+import type { InboundRequest } from "../../../src/providers/types";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -301,24 +300,5 @@ describe("Resend webhook parsing", () => {
 	it("still reads an event whose optional fields have unexpected shapes", () => {
 		const event = onlyEvent(resendEvent("email.bounced", { to: 42, tags: "mailroom_id", bounce: "Permanent" }));
 		expect(event).toMatchObject({ type: "bounced", bounce: "hard", providerMessageId: RESEND_EMAIL_ID, detail: {} });
-	});
-});
-
-describe("inbound adapter registry", () => {
-	it("finds the Resend adapter by name", () => {
-		expect(inboundAdapter("resend")).toBe(resendInbound);
-	});
-
-	it.each(["sandbox", "mailgun", "constructor", ""])("has no adapter for %j", (name) => {
-		expect(inboundAdapter(name)).toBeUndefined();
-	});
-
-	it.each(
-		Object.values(INBOUND_ADAPTERS).flatMap((adapter) => adapter.settings.map((missing) => [adapter.provider, missing, adapter] as const)),
-	)("the %s adapter refuses every request without its declared setting %s, naming it", async (_provider, missing, adapter) => {
-		const others = Object.fromEntries(adapter.settings.filter((s) => s !== missing).map((s) => [s, "configured"]));
-		const result = await adapter.verify({ rawBody: "{}", headers: new Headers(), now: Date.now() }, others);
-		expect(result).toMatchObject({ ok: false, error: { status: 401 } });
-		expect(result.ok ? "" : result.error.message).toContain(missing);
 	});
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { inboundAdapter } from "../../src/webhooks/inbound";
-import { postmarkInbound } from "../../src/webhooks/inbound/postmark";
-import type { InboundRequest } from "../../src/webhooks/inbound/types";
+import { postmarkInbound } from "../../../src/providers/postmark/webhook";
+import { webhookOf } from "../../../src/providers/registry";
+import type { InboundRequest } from "../../../src/providers/types";
 
 const SETTINGS = { POSTMARK_WEBHOOK_USER: "postmark-hooks", POSTMARK_WEBHOOK_PASSWORD: "s3cret:with-colon" };
 const NOW = Date.parse("2026-11-22T09:00:00.000Z");
@@ -295,6 +295,6 @@ describe("Postmark webhook parsing", () => {
 	});
 
 	it("is registered as the postmark adapter", () => {
-		expect(inboundAdapter("postmark")).toBe(postmarkInbound);
+		expect(webhookOf("postmark")).toBe(postmarkInbound);
 	});
 });

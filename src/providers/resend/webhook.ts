@@ -20,8 +20,8 @@ import { constantTimeEqual } from "../../lib/crypto";
 import { err, ok, type Result } from "../../lib/result";
 import { decodeBase64, encodeBase64, hmacSha256 } from "../../lib/webcrypto";
 import type { ProviderEventType } from "../../lifecycle/provider-events";
-import { RESEND_ID_TAG } from "../../providers/resend";
-import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "./types";
+import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "../types";
+import { RESEND_ID_TAG } from "./client";
 
 /** Standard Webhooks' `WEBHOOK_TOLERANCE_IN_SECONDS`. */
 const TOLERANCE_SECONDS = 5 * 60;
@@ -67,8 +67,8 @@ type EmailData = z.infer<typeof EmailData>;
  * if (verified.ok) { const parsed = resendInbound.parse(request); … }
  */
 export const resendInbound: InboundWebhookAdapter = {
-	provider: "resend",
 	settings: ["RESEND_WEBHOOK_SECRET"],
+	events: EVENT_TYPES,
 
 	async verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>> {
 		const secret = settings.RESEND_WEBHOOK_SECRET;
