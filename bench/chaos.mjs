@@ -984,8 +984,12 @@ async function main() {
 			});
 			if (atResend.length > 0 && atPostmark.length > 0) violate("sent_by_two_providers", evidence());
 			else if (sends > 1) violate("duplicate_send", evidence());
-			if (e.attachment === "stalled" && (status !== "failed" || sends > 0))
-				violate("stalled_attachment_not_failed", { ...evidence(), status });
+			// A stalled download never lets the provider be called: such an email ends failed (or canceled) and unsent. One
+			// whose lease expired mid-download is, as far as the Worker can know, possibly sent (the claim cannot tell a
+			// stalled download from a call in flight), so it may rest `uncertain` until unresolved_at_provider a day later.
+			const leaseExpired = types.includes("lease_expired") || types.includes("uncertain");
+			const settled = status === "failed" || status === "canceled" || (status === "uncertain" && leaseExpired);
+			if (e.attachment === "stalled" && (sends > 0 || !settled)) violate("stalled_attachment_not_failed", { ...evidence(), status });
 			if (e.attachment === "ok" && !e.canceled && sends === 0) violate("attachment_email_not_sent", { ...evidence(), status });
 			if (e.canceled && status !== "canceled") violate("cancel_answered_200_but_not_canceled", { id, status });
 			if (status === "canceled" && sends > 0) violate("canceled_but_sent", { id, resend: atResend.length, postmark: atPostmark.length });
