@@ -139,31 +139,53 @@ export function deleteStatements(db: Db, tenantId: string, idOrAlias: string): S
 export type PublishedTemplate = { id: string; alias: string | null; version: TemplateVersionRow | null };
 
 /**
- * Reads for the accept path's first round trip: every template the request names, by id or alias, with its
- * published version, in as few statements as D1's bound-parameter limit allows (one for a typical request).
+ * Reads for the accept path's first round trip: every template the request names, by id or alias, and its
+ * published version, as pairs of statements (templates, then their versions) within D1's bound-parameter limit:
+ * one pair for a typical request. No join: D1 batch results are keyed by column name, which a join of two
+ * tables with the same column names would mix up.
  */
 export function publishedTemplateReads(db: Db, tenantId: string, refs: readonly string[]): Statement[] {
 	const ids = refs.filter((r) => isUuid(r));
 	const aliases = refs.filter((r) => !isUuid(r));
-	const read = (where: SQL) =>
-		db
-			.select({ id: templates.id, alias: templates.alias, version: templateVersions })
-			.from(templates)
-			.leftJoin(templateVersions, eq(templateVersions.id, templates.publishedVersionId))
-			.where(and(eq(templates.tenantId, tenantId), where));
+	// Each pair binds the tenant and the names twice.
+	const perPair = Math.floor((MAX_BOUND_PARAMETERS - 2) / 2);
+	const pair = (named: SQL): Statement[] => {
+		const where = and(eq(templates.tenantId, tenantId), named);
+		return [
+			db
+				.select({ id: templates.id, alias: templates.alias, publishedVersionId: templates.publishedVersionId })
+				.from(templates)
+				.where(where),
+			db
+				.select()
+				.from(templateVersions)
+				.where(
+					and(
+						eq(templateVersions.tenantId, tenantId),
+						inArray(templateVersions.id, db.select({ id: templates.publishedVersionId }).from(templates).where(where)),
+					),
+				),
+		];
+	};
 	return [
-		...chunk(ids, MAX_BOUND_PARAMETERS - 1).map((part) => read(inArray(templates.id, part))),
-		...chunk(aliases, MAX_BOUND_PARAMETERS - 1).map((part) => read(inArray(templates.alias, part))),
+		...chunk(ids, perPair).flatMap((part) => pair(inArray(templates.id, part))),
+		...chunk(aliases, perPair).flatMap((part) => pair(inArray(templates.alias, part))),
 	];
 }
 
-/** The rows of `publishedTemplateReads`, keyed by every name a request may have used (id and alias). */
+/** The results of `publishedTemplateReads`, keyed by every name a request may have used (id and alias). */
 export function indexPublishedTemplates(results: unknown[]): Map<string, PublishedTemplate> {
 	const byRef = new Map<string, PublishedTemplate>();
-	for (const rows of results as PublishedTemplate[][]) {
-		for (const row of rows) {
-			byRef.set(row.id, row);
-			if (row.alias !== null) byRef.set(row.alias, row);
+	for (let i = 0; i + 1 < results.length; i += 2) {
+		const versions = new Map((results[i + 1] as TemplateVersionRow[]).map((v) => [v.id, v]));
+		for (const row of results[i] as { id: string; alias: string | null; publishedVersionId: string | null }[]) {
+			const found = {
+				id: row.id,
+				alias: row.alias,
+				version: row.publishedVersionId ? (versions.get(row.publishedVersionId) ?? null) : null,
+			};
+			byRef.set(row.id, found);
+			if (row.alias !== null) byRef.set(row.alias, found);
 		}
 	}
 	return byRef;

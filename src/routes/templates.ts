@@ -193,7 +193,8 @@ templateRoutes.openapi(
 		responses: { 200: jsonResponse(RenderedTemplate, "What a send would contain"), ...commonErrors },
 	}),
 	async (c) => {
-		const { variables, version } = c.req.valid("json");
+		// Without a body (no Content-Type) the validator passes `{}`, so defaults are applied here.
+		const { variables, version = "draft" } = c.req.valid("json");
 		const { templateId, versionId, rendered } = await previewTemplate(deps(c), c.req.valid("param").id, version, variables);
 		return c.json(
 			{

@@ -216,7 +216,7 @@ export const TemplateVersionList = z
 export const RenderTemplateRequest = z
 	.object({
 		variables: SendVariables.optional(),
-		version: z.string().max(64).default("draft").openapi({ description: "`draft` (default), `published`, or a version id" }),
+		version: z.string().max(64).optional().openapi({ description: "`draft` (default), `published`, or a version id" }),
 	})
 	.openapi("RenderTemplateRequest");
 

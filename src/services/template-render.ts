@@ -162,10 +162,19 @@ function describeParseError(source: string, message: string): string {
 	}
 	const section = /^(Unclosed|Unopened) section "(.*)" at (\d+)/.exec(message);
 	if (section) {
-		const what = section[1] === "Unclosed" ? `{{#${section[2]}}}` : `{{/${section[2]}}}`;
-		return `sections (${what}) at ${position(source, Number(section[3]))} are not supported; templates take variables only`;
+		const [, kind, name = "", offset] = section;
+		// For an unclosed section mustache reports the end of the template; the opening tag is the useful place.
+		const opener = kind === "Unclosed" ? sectionStart(source, name) : null;
+		const what = kind === "Unclosed" ? `{{#${name}}}` : `{{/${name}}}`;
+		return `sections (${what}) at ${position(source, opener ?? Number(offset))} are not supported; templates take variables only`;
 	}
 	return message;
+}
+
+function sectionStart(source: string, name: string): number | null {
+	const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+	const match = new RegExp(`\\{\\{\\s*[#^]\\s*${escaped}\\s*\\}\\}`).exec(source);
+	return match ? match.index : null;
 }
 
 /** Where the tag that never closes opens, scanning as mustache does with the default delimiters. */
