@@ -4,7 +4,9 @@
  *
  * 1. Accept path: autocannon on `POST /emails` at 1, 16 and 64 connections; `GET /health` at 16 (the platform's
  *    floor); the same accept run with RATE_LIMITING=off for the limiter's cost.
- * 2. Batch accept: `POST /emails/batch` with 100 emails per request.
+ * 2. Batch accept: `POST /emails/batch` with 100 emails per request: plain, rendered from a 20 KB template with 10
+ *    variables per recipient, and plain with that html pre-rendered (same rows written, no rendering); then the
+ *    render cost per email of that template (bench/render.mjs).
  * 3. Pipeline: N emails over 10 tenants, accepted by batch, sent by the consumer to a fake Resend (latency set by
  *    --latency-ms) that confirms each one with a signed `email.delivered` webhook; emails/s end to end and p50/p99
  *    accept→delivered. BENCH_METRICS=on counts D1 queries, rows and RateLimiter RPCs per phase in the Worker.
@@ -29,6 +31,8 @@ import autocannon from "autocannon";
 import { Webhook } from "standardwebhooks";
 import { PROJECT_ROOT } from "../scripts/lib/dev-server.mjs";
 import { machine, options, startBenchServer } from "./lib.mjs";
+import { measureRender } from "./render.mjs";
+import { orderConfirmationTemplate, orderValues } from "./template-fixture.mjs";
 
 const opts = options({ seconds: 10, emails: 5000, "latency-ms": 20 });
 const results = { date: new Date().toISOString(), machine: machine() };
@@ -102,22 +106,60 @@ function workerdUsage() {
 	results.accept_to_health_ratio = Number((results.accept.c16.rps / results.health.c16.rps).toFixed(3));
 }
 
-// 2. Batch accept.
+// 2. Batch accept: plain emails, then in the same server the same batch with the 20 KB template rendered per email,
+//    and, to tell rendering from writing bigger rows, plain emails carrying that template's html already rendered.
 {
 	const server = await startBenchServer({});
 	try {
 		const key = await server.tenant("batch");
-		const batch = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ ...JSON.parse(sendBody), to: `user${i}@example.org` })));
-		const r = await load(
-			`${server.url}/emails/batch`,
-			{ method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: batch },
-			4,
-		);
-		results.batch = { emails_per_second: r.rps * 100, requests_per_second: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms };
+		const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+		const batchOf = async (item) => {
+			const body = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ to: `user${i}@example.org`, ...item(i) })));
+			const r = await load(`${server.url}/emails/batch`, { method: "POST", headers, body }, 4);
+			if (r.non_2xx > 0) throw new Error(`batch answered ${r.non_2xx} non-2xx`);
+			return { emails_per_second: r.rps * 100, requests_per_second: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms };
+		};
+		results.batch = await batchOf(() => ({ ...JSON.parse(sendBody) }));
+
+		const fixture = orderConfirmationTemplate();
+		const created = await fetch(`${server.url}/templates`, {
+			method: "POST",
+			headers,
+			body: JSON.stringify({ name: "order", alias: "order", from: "Shop <orders@example.com>", ...fixture }),
+		});
+		if (created.status !== 201) throw new Error(`template: ${created.status} ${await created.text()}`);
+		await fetch(`${server.url}/templates/order/publish`, { method: "POST", headers });
+		const templated = await batchOf((i) => ({ template: { id: "order", variables: orderValues(i) } }));
+		const preview = async (i) => {
+			const res = await fetch(`${server.url}/templates/order/render`, {
+				method: "POST",
+				headers,
+				body: JSON.stringify({ version: "published", variables: orderValues(i) }),
+			});
+			return res.json();
+		};
+		const rendered = await Promise.all(Array.from({ length: 100 }, (_, i) => preview(i)));
+		const prerendered = await batchOf((i) => ({
+			from: "Shop <orders@example.com>",
+			subject: rendered[i].subject,
+			html: rendered[i].html,
+			text: rendered[i].text,
+		}));
+		results.batch_templated = {
+			template_bytes: Buffer.byteLength(fixture.html),
+			variables: fixture.variables.length,
+			templated,
+			plain_same_html: prerendered,
+			templated_to_plain_ratio: Number((templated.emails_per_second / results.batch.emails_per_second).toFixed(3)),
+			templated_to_plain_same_html_ratio: Number((templated.emails_per_second / prerendered.emails_per_second).toFixed(3)),
+		};
 	} finally {
 		await server.stop();
 	}
 }
+
+// 2b. Render cost per email (Node, the Worker's module; see bench/render.mjs).
+results.render = await measureRender();
 
 // 3. Pipeline to delivered, with cost counters.
 {
@@ -305,6 +347,8 @@ console.table({
 	"GET /health c16": row(results.health?.c16),
 	"accept / health (c16)": results.accept_to_health_ratio,
 	"POST /emails/batch": `${results.batch?.emails_per_second} emails/s`,
+	"POST /emails/batch, 20 KB template": `${results.batch_templated?.templated?.emails_per_second} emails/s (same html pre-rendered: ${results.batch_templated?.plain_same_html?.emails_per_second})`,
+	"render / email (20 KB, 10 vars)": `p50 ${results.render?.render_p50_ms} ms, p99 ${results.render?.render_p99_ms} ms; compile once ${results.render?.compile_p50_ms} ms`,
 	pipeline: `${results.pipeline?.emails_per_second} emails/s, p50 ${results.pipeline?.p50_ms} ms, p99 ${results.pipeline?.p99_ms} ms (${results.pipeline?.delivered}/${results.pipeline?.emails} delivered)`,
 	"D1 queries / accepted email": results.cost?.d1_queries_per_accepted_email,
 	"D1 queries / delivered email": results.cost?.d1_queries_per_delivered_email,

@@ -26,7 +26,7 @@ const PARAGRAPH = (n) => `
 </tr>`;
 
 export const TEMPLATE_VARIABLES = [
-	{ key: "FIRST_NAME_", type: "string" },
+	{ key: "CUSTOMER_NAME", type: "string" },
 	{ key: "ORDER_ID", type: "string" },
 	{ key: "ORDER_TOTAL", type: "number" },
 	{ key: "CURRENCY", type: "string", fallback_value: "EUR" },
@@ -39,8 +39,8 @@ export const TEMPLATE_VARIABLES = [
 ];
 
 export function orderConfirmationTemplate() {
-	const items = Array.from({ length: 12 }, (_, i) => ITEM_ROW(i + 1)).join("");
-	const paragraphs = Array.from({ length: 8 }, (_, i) => PARAGRAPH(i + 1)).join("");
+	const items = Array.from({ length: 15 }, (_, i) => ITEM_ROW(i + 1)).join("");
+	const paragraphs = Array.from({ length: 10 }, (_, i) => PARAGRAPH(i + 1)).join("");
 	const html = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8" /><meta name="viewport" content="width=device-width" />
 <title>Your order {{ORDER_ID}}</title>
@@ -51,7 +51,7 @@ export function orderConfirmationTemplate() {
 <tr><td align="center" style="padding:24px 8px;">
 <table role="presentation" class="container" width="600" cellpadding="0" cellspacing="0" border="0" style="background-color:#ffffff;border-radius:8px;">
 <tr><td style="padding:32px 32px 8px 32px;font-family:Helvetica,Arial,sans-serif;font-size:22px;line-height:28px;color:#111111;font-weight:700;">
-	Thanks for your order, {{FIRST_NAME_}}!
+	Thanks for your order, {{CUSTOMER_NAME}}!
 </td></tr>
 <tr><td style="padding:0 32px 24px 32px;font-family:Helvetica,Arial,sans-serif;font-size:14px;line-height:22px;color:#555555;">
 	Order <strong>#{{ORDER_ID}}</strong> with {{ITEM_COUNT}} items is confirmed and will arrive by <strong>{{DELIVERY_DATE}}</strong>.
@@ -72,16 +72,16 @@ export function orderConfirmationTemplate() {
 </td></tr>
 </table></td></tr></table>
 </body></html>`;
-	return { subject: "Order {{ORDER_ID}} confirmed, {{FIRST_NAME_}}", html, variables: TEMPLATE_VARIABLES };
+	return { subject: "Order {{ORDER_ID}} confirmed, {{CUSTOMER_NAME}}", html, variables: TEMPLATE_VARIABLES };
 }
 
 /** Values for recipient `i`: different per recipient, one with characters that must be escaped in html. */
 export function orderValues(i) {
 	return {
-		FIRST_NAME_: i % 7 === 0 ? `Zoë <O'Brien> & co ${i}` : `Customer ${i}`,
+		CUSTOMER_NAME: i % 7 === 0 ? `Zoë <O'Brien> & co ${i}` : `Customer ${i}`,
 		ORDER_ID: `A-${100000 + i}`,
 		ORDER_TOTAL: 10 + i * 1.5,
-		ITEM_COUNT: 12,
+		ITEM_COUNT: 15,
 		DELIVERY_DATE: "Friday, 14 March",
 		TRACKING_URL: `https://track.example.com/p/${i}?lang=en&ref=mail`,
 		ADDRESS: `${i} High Street, Springfield`,

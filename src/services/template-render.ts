@@ -276,23 +276,27 @@ export function escapeHtml(s: string): string {
 const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
 const heading = (n: number) => ({ selector: `h${n}`, options: { uppercase: false } });
+let converter: ((html: string) => string) | undefined;
 /**
- * html-to-text, compiled once per isolate (building its selector tree costs more than converting a snippet).
- * Layout tables (what email builders emit) become blocks rather than ASCII tables; nothing is wrapped or
- * upper-cased, so placeholders and values come through intact.
+ * html-to-text, compiled on first use and kept for the isolate (building its selector tree costs more than
+ * converting a snippet, and most requests never need it). Layout tables (what email builders emit) become blocks
+ * rather than ASCII tables; nothing is wrapped or upper-cased, so placeholders and values come through intact.
  */
-const htmlToText = compileHtmlToText({
-	wordwrap: false,
-	selectors: [
-		{ selector: "a", options: { linkBrackets: ["(", ")"], hideLinkHrefIfSameAsText: true } },
-		{ selector: "img", format: "skip" },
-		...[1, 2, 3, 4, 5, 6].map(heading),
-		{ selector: "table", format: "block" },
-		{ selector: "tr", format: "block" },
-		{ selector: "td", format: "block" },
-		{ selector: "th", format: "block" },
-	],
-});
+function htmlToText(html: string): string {
+	converter ??= compileHtmlToText({
+		wordwrap: false,
+		selectors: [
+			{ selector: "a", options: { linkBrackets: ["(", ")"], hideLinkHrefIfSameAsText: true } },
+			{ selector: "img", format: "skip" },
+			...[1, 2, 3, 4, 5, 6].map(heading),
+			{ selector: "table", format: "block" },
+			{ selector: "tr", format: "block" },
+			{ selector: "td", format: "block" },
+			{ selector: "th", format: "block" },
+		],
+	});
+	return converter(html);
+}
 
 /** The text part's field: the template's own, or the one derived from its html (computed once, then kept). */
 export function textOf(compiled: CompiledTemplate): Field {
