@@ -41,7 +41,9 @@ describe("retention (daily)", () => {
 		const id = await seedEmail(t, { text: undefined, template: { id: "hi", variables: { NAME: "Ada" } } });
 		await consume(t, [id], depsWith());
 		expect((await emailRow(id)).template_variables).toBe('{"NAME":"Ada"}');
-		await env.DB.prepare("UPDATE emails SET updated_at = ? WHERE id = ?").bind(Date.now() - 31 * DAY, id).run();
+		await env.DB.prepare("UPDATE emails SET updated_at = ? WHERE id = ?")
+			.bind(Date.now() - 31 * DAY, id)
+			.run();
 
 		await runCron("0 3 * * *", Date.now());
 
