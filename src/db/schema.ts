@@ -319,6 +319,17 @@ export type StoredVariable = {
 	updated_at: string;
 };
 
+/** What a template's draft and each of its versions hold (fresh builders per table, as drizzle needs). */
+const templateContentColumns = () => ({
+	name: text("name").notNull(),
+	from: text("from_address"),
+	subject: text("subject"),
+	replyTo: text("reply_to", { mode: "json" }).$type<string[]>(),
+	html: text("html").notNull(),
+	text: text("text_body"),
+	variables: text("variables", { mode: "json" }).$type<StoredVariable[]>().notNull(),
+});
+
 /**
  * A tenant's template: its draft (the fields below, edited by PATCH) and a pointer to the published version that
  * sends use. `draftVersionId` is the id the draft will carry once published: it equals `publishedVersionId` while
@@ -332,15 +343,9 @@ export const templates = sqliteTable(
 		tenantId: text("tenant_id")
 			.notNull()
 			.references(() => tenants.id),
-		name: text("name").notNull(),
 		/** Unique per tenant; never UUID-shaped, so `/templates/:id_or_alias` is unambiguous. */
 		alias: text("alias"),
-		from: text("from_address"),
-		subject: text("subject"),
-		replyTo: text("reply_to", { mode: "json" }).$type<string[]>(),
-		html: text("html").notNull(),
-		text: text("text_body"),
-		variables: text("variables", { mode: "json" }).$type<StoredVariable[]>().notNull(),
+		...templateContentColumns(),
 		draftVersionId: text("draft_version_id").notNull(),
 		publishedVersionId: text("published_version_id"),
 		publishedAt: integer("published_at"),
@@ -364,13 +369,7 @@ export const templateVersions = sqliteTable(
 		tenantId: text("tenant_id").notNull(),
 		/** 1, 2, 3… per template, in publish order. */
 		number: integer("number").notNull(),
-		name: text("name").notNull(),
-		from: text("from_address"),
-		subject: text("subject"),
-		replyTo: text("reply_to", { mode: "json" }).$type<string[]>(),
-		html: text("html").notNull(),
-		text: text("text_body"),
-		variables: text("variables", { mode: "json" }).$type<StoredVariable[]>().notNull(),
+		...templateContentColumns(),
 		publishedAt: integer("published_at").notNull(),
 	},
 	(t) => [uniqueIndex("template_versions_template_number").on(t.templateId, t.number)],

@@ -4,7 +4,7 @@
  */
 import { and, asc, desc, eq, gt, inArray, lt, max, or, type SQL, sql } from "drizzle-orm";
 import { isUuid } from "../lib/ids";
-import { chunk, type Db, MAX_BOUND_PARAMETERS, type Statement } from "./client";
+import { chunk, type Db, MAX_BOUND_PARAMETERS, pageOf, type Statement } from "./client";
 import { type TemplateRow, type TemplateVersionRow, templates, templateVersions } from "./schema";
 
 /** The WHERE clause naming one template of a tenant by id or alias. */
@@ -34,9 +34,7 @@ export async function listTemplates(db: Db, tenantId: string, page: Page): Promi
 		)
 		.orderBy(towardsNewer ? asc(templates.id) : desc(templates.id))
 		.limit(page.limit + 1);
-	const hasMore = rows.length > page.limit;
-	const slice = rows.slice(0, page.limit);
-	return { rows: towardsNewer ? slice.reverse() : slice, hasMore };
+	return pageOf(rows, page.limit, towardsNewer);
 }
 
 /** A template's published versions, newest first; the cursors are version ids. */
@@ -62,9 +60,7 @@ export async function listVersions(
 		)
 		.orderBy(towardsNewer ? asc(templateVersions.number) : desc(templateVersions.number))
 		.limit(page.limit + 1);
-	const hasMore = rows.length > page.limit;
-	const slice = rows.slice(0, page.limit);
-	return { rows: towardsNewer ? slice.reverse() : slice, hasMore };
+	return pageOf(rows, page.limit, towardsNewer);
 }
 
 export async function findVersion(

@@ -149,6 +149,17 @@ export const TemplateVariable = z
 
 const TEMPLATE_STATUSES = ["draft", "published"] as const;
 
+/** What a template's draft and each published version hold. */
+const contentFields = {
+	name: z.string(),
+	from: z.string().nullable(),
+	subject: z.string().nullable(),
+	reply_to: z.array(z.string()).nullable(),
+	html: z.string(),
+	text: z.string().nullable(),
+	variables: z.array(TemplateVariable),
+};
+
 export const TemplateObject = z
 	.object({
 		object: z.literal("template"),
@@ -156,14 +167,8 @@ export const TemplateObject = z
 		current_version_id: z
 			.string()
 			.openapi({ description: "The published version sends use; before the first publish, the id that version will get" }),
-		name: z.string(),
 		alias: z.string().nullable(),
-		from: z.string().nullable(),
-		subject: z.string().nullable(),
-		reply_to: z.array(z.string()).nullable(),
-		html: z.string(),
-		text: z.string().nullable(),
-		variables: z.array(TemplateVariable),
+		...contentFields,
 		created_at: z.string(),
 		updated_at: z.string(),
 		status: z.enum(TEMPLATE_STATUSES),
@@ -198,13 +203,7 @@ export const TemplateVersion = z
 		id: z.string(),
 		template_id: z.string(),
 		number: z.number().int(),
-		name: z.string(),
-		from: z.string().nullable(),
-		subject: z.string().nullable(),
-		reply_to: z.array(z.string()).nullable(),
-		html: z.string(),
-		text: z.string().nullable(),
-		variables: z.array(TemplateVariable),
+		...contentFields,
 		published_at: z.string(),
 	})
 	.openapi("TemplateVersion");

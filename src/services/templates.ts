@@ -43,21 +43,24 @@ export async function createTemplate(deps: TemplateDeps, input: CreateTemplateRe
 		variables: storedVariables(input.variables ?? [], [], now),
 	};
 	checkSyntax(content);
-	const row: TemplateRow = {
-		id: newSortableId(now),
+	const row = newDraft(deps, { ...content, name: input.name, alias: input.alias ?? null });
+	await withAliasCheck(row.alias, () => deps.db.insert(templates).values(row));
+	return row;
+}
+
+/** A new template row: never published, its draft at revision 1. */
+function newDraft(deps: TemplateDeps, fields: TemplateContent & { name: string; alias: string | null }): TemplateRow {
+	return {
+		...fields,
+		id: newSortableId(deps.now),
 		tenantId: deps.tenantId,
-		name: input.name,
-		alias: input.alias ?? null,
-		...content,
-		draftVersionId: newSortableId(now),
+		draftVersionId: newSortableId(deps.now),
 		publishedVersionId: null,
 		publishedAt: null,
 		revision: 1,
-		createdAt: now,
-		updatedAt: now,
+		createdAt: deps.now,
+		updatedAt: deps.now,
 	};
-	await withAliasCheck(row.alias, () => deps.db.insert(templates).values(row));
-	return row;
 }
 
 /**
@@ -114,20 +117,16 @@ export async function publishTemplate(deps: TemplateDeps, idOrAlias: string): Pr
 /** A new draft template with the source's draft content, named "<name> (copy)" and without an alias. */
 export async function duplicateTemplate(deps: TemplateDeps, idOrAlias: string): Promise<TemplateRow> {
 	const source = await getTemplate(deps, idOrAlias);
-	const { now } = deps;
-	const copy: TemplateRow = {
-		...source,
-		id: newSortableId(now),
+	const copy = newDraft(deps, {
 		name: `${source.name.slice(0, 193)} (copy)`,
 		alias: null,
-		variables: storedVariables(source.variables.map(toInput), [], now),
-		draftVersionId: newSortableId(now),
-		publishedVersionId: null,
-		publishedAt: null,
-		revision: 1,
-		createdAt: now,
-		updatedAt: now,
-	};
+		from: source.from,
+		subject: source.subject,
+		replyTo: source.replyTo,
+		html: source.html,
+		text: source.text,
+		variables: storedVariables(source.variables.map(toInput), [], deps.now),
+	});
 	await deps.db.insert(templates).values(copy);
 	return copy;
 }
@@ -212,20 +211,20 @@ function storedVariables(inputs: TemplateVariableInput[], previous: StoredVariab
 
 const toInput = (v: StoredVariable): TemplateVariableInput => ({ key: v.key, type: v.type, fallback_value: v.fallback_value });
 
+/** The content fields of a draft or version as the API shows them. */
+function contentOf(row: TemplateContent & { name: string }) {
+	const { name, from, subject, replyTo, html, text, variables } = row;
+	return { name, from, subject, reply_to: replyTo, html, text, variables };
+}
+
 /** Resend's `Template` object. */
 export function toTemplateObject(row: TemplateRow) {
 	return {
 		object: "template" as const,
 		id: row.id,
 		current_version_id: row.publishedVersionId ?? row.draftVersionId,
-		name: row.name,
 		alias: row.alias,
-		from: row.from,
-		subject: row.subject,
-		reply_to: row.replyTo,
-		html: row.html,
-		text: row.text,
-		variables: row.variables,
+		...contentOf(row),
 		created_at: iso(row.createdAt),
 		updated_at: iso(row.updatedAt),
 		status: row.publishedVersionId === null ? ("draft" as const) : ("published" as const),
@@ -247,13 +246,7 @@ export function toVersionObject(row: TemplateVersionRow) {
 		id: row.id,
 		template_id: row.templateId,
 		number: row.number,
-		name: row.name,
-		from: row.from,
-		subject: row.subject,
-		reply_to: row.replyTo,
-		html: row.html,
-		text: row.text,
-		variables: row.variables,
+		...contentOf(row),
 		published_at: iso(row.publishedAt),
 	};
 }
