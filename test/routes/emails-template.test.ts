@@ -209,6 +209,15 @@ describe("POST /emails with a template", () => {
 		expect(await counts(t.tenantId)).toEqual({ emails: 0, events: 0, idempotency: 0 });
 	});
 
+	it("refuses an email whose rendering would exceed the body limit, before rendering it", async () => {
+		const t = await seedTenant();
+		await publishedTemplate(t, { alias: "big", from: `a@${t.domain}`, subject: "s", html: "<p>{{{CHUNK}}}</p>".repeat(100) });
+		const res = await send(t, { template: { id: "big", variables: { CHUNK: "x".repeat(20_000) } } });
+		expect(res.status).toBe(422);
+		expect(res.body.message).toMatch(/^The rendered html and text would be \d+ bytes; the limit is 1500000$/);
+		expect(await counts(t.tenantId)).toEqual({ emails: 0, events: 0, idempotency: 0 });
+	});
+
 	it("refuses a template that is only a draft, and releases the idempotency key", async () => {
 		const t = await seedTenant();
 		await createTemplate(t, order(t));
