@@ -24,7 +24,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
@@ -35,7 +35,8 @@ import { measureRender } from "./render.mjs";
 import { orderConfirmationTemplate, orderValues } from "./template-fixture.mjs";
 
 const opts = options({ seconds: 10, emails: 5000, "latency-ms": 20 });
-const results = { date: new Date().toISOString(), machine: machine() };
+// The 1-minute load average at the start and end: on a shared machine, what the other numbers should be read against.
+const results = { date: new Date().toISOString(), machine: machine(), load_average_start: Number(loadavg()[0].toFixed(2)) };
 const sendBody = JSON.stringify({ from: "Bench <bench@example.com>", to: "delivered@example.org", subject: "bench", text: "hello" });
 
 async function load(url, init, connections) {
@@ -361,6 +362,7 @@ results.render = await measureRender();
 	}
 }
 
+results.load_average_end = Number(loadavg()[0].toFixed(2));
 await writeFile(path.join(PROJECT_ROOT, "bench", "results.json"), `${JSON.stringify(results, null, "\t")}\n`);
 const row = (r) => (r ? `${r.rps} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms` : "—");
 console.table({
