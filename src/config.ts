@@ -116,6 +116,26 @@ export const EMAIL_LIMITS = {
 	scheduleAheadDays: 30,
 } as const;
 
+/**
+ * Limits of stored templates and of a templated send. Each is answered with a 422 naming it.
+ * - `fieldBytes`: html and text each, UTF-8. Parsing a template costs about 0.2 ms per KB once per isolate and
+ *   version (then cached), and a template row plus its versions must stay well under D1's 2 MB row limit.
+ * - `variables`: declared per template (Resend's documented 50). `sendVariables`: values given per send.
+ * - `valueChars`: one value's length; the rendered email must still fit `EMAIL_LIMITS.bodyBytes`, which is
+ *   computed before rendering so a small template cannot be blown up into a huge string.
+ */
+export const TEMPLATE_LIMITS = {
+	fieldBytes: 500_000,
+	nameChars: 200,
+	aliasChars: 100,
+	variables: 50,
+	variableKeyChars: 100,
+	sendVariables: 100,
+	valueChars: 20_000,
+	/** Resend reserves these for contacts and broadcasts; a template may not declare them. */
+	reservedKeys: ["FIRST_NAME", "LAST_NAME", "EMAIL", "UNSUBSCRIBE_URL", "contact", "this"],
+} as const;
+
 /** Tenant limits applied when the admin API does not set them. */
 export const TENANT_DEFAULTS = {
 	apiRate: { per_second: 10, burst: 20 },
