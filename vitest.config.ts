@@ -21,6 +21,10 @@ const webhookSettings = {
 	RESEND_BASE_URL: "https://resend.test",
 };
 
+const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+// wrangler checks `secrets.required` of wrangler.jsonc against the environment when it reads the config.
+process.env.ADMIN_TOKEN ??= ADMIN_TOKEN;
+
 /** Workers-runtime tests: real local D1, Queues, DO and R2 (miniflare), migrations applied per test file. */
 export default defineConfig({
 	plugins: [
@@ -29,7 +33,7 @@ export default defineConfig({
 			miniflare: {
 				bindings: {
 					TEST_MIGRATIONS: await readD1Migrations(path.join(import.meta.dirname, "migrations")),
-					ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+					ADMIN_TOKEN,
 					ALLOW_HTTP_WEBHOOKS: "true",
 					...webhookSettings,
 				},
@@ -37,6 +41,8 @@ export default defineConfig({
 		})),
 	],
 	test: {
+		// Quiet on success: what a test logs is printed only when that test fails (expected-failure logs included).
+		silent: "passed-only",
 		include: ["test/**/*.test.ts"],
 		exclude: ["test/e2e/**", "test/scripts/**", "node_modules/**"],
 		setupFiles: ["./test/helpers/apply-migrations.ts"],

@@ -7,6 +7,8 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
 	test: {
+		// Quiet on success: what a test logs is printed only when that test fails (expected-failure logs included).
+		silent: "passed-only",
 		include: ["test/e2e/**/*.test.ts", "test/scripts/**/*.test.ts"],
 		environment: "node",
 		// Starting wrangler dev (migrations, bundling, workerd) takes a few seconds, more on a cold or busy machine.

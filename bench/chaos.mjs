@@ -1030,8 +1030,7 @@ async function main() {
 		for (const t of tenants) {
 			const stats = await must(url(), "GET", "/stats", { token: t.key });
 			for (const [name, p] of Object.entries(stats.providers)) {
-				providerState[name] =
-					`circuit ${p.circuit}, rate ${p.rate_per_second}/s, error rate 1h ${p.error_rate_1h}, reconcilable ${p.reconcilable}`;
+				providerState[name] = `error rate 1h ${p.error_rate_1h} over ${p.attempts_1h} attempts, reconcilable ${p.reconcilable}`;
 			}
 		}
 

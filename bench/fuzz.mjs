@@ -33,7 +33,10 @@
  * - rows written by rejected requests: per tenant, emails (sum of `GET /stats` counts) grew by exactly the number
  *   of distinct ids answered 200 by the send routes; api-key and webhook lists grew by the number of 200s that
  *   created one; suppressions with source `api` are exactly the baseline plus the addresses answered 200;
- * - B's scheduled sentinel changed (status or scheduled_at).
+ * - B's scheduled sentinel changed (status or scheduled_at);
+ * - a 2xx for a request that must be refused: an attachment `path` or webhook endpoint the URL policy forbids even
+ *   with ALLOW_HTTP_WEBHOOKS (userinfo, link-local, private, benchmarking, multicast, internal names, `https:x`), or
+ *   a control character or line separator in a subject, header value, file name or display name.
  */
 import { randomBytes } from "node:crypto";
 import { cp, mkdtemp, rm, symlink } from "node:fs/promises";
@@ -212,6 +215,26 @@ const UNICODE = [
 	"a".repeat(999),
 ];
 const CRLF = ["\r\n", "\n", "\r", "\r\nBcc: victim@evil.test", "\nX-Injected: 1", "\r\n\r\n<html>body</html>", "a\u2028b", "\u0085"];
+/** URLs the URL policy refuses even with ALLOW_HTTP_WEBHOOKS (the chaos run sets it): never accepted as a path or endpoint. */
+const HOSTILE_URLS = [
+	"https://user:pass@127.0.0.1:8795/a.pdf",
+	"https://169.254.169.254/latest/meta-data",
+	"http://169.254.169.254/latest/meta-data",
+	"https://[::ffff:169.254.169.254]/x",
+	"https://10.0.0.8/a.pdf",
+	"https://192.168.1.1/",
+	"https://198.18.0.1/a",
+	"https://224.0.0.1/a",
+	"https://0.0.0.0/a",
+	"https://foo.local./a",
+	"https://metadata.google.internal/",
+	"https://intranet/a",
+	"https:x",
+	"HTTPS:x",
+	"https://[fe80::1]/a",
+];
+/** Control characters and separators that may never reach a MIME header. */
+const HEADER_BREAKERS = ["\u0000", "\t", "\u0085", "\u2028", "\u2029", "\u007f", "\r", "\n", "\u001b"];
 const PROTO_KEYS = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf"];
 const BAD_ADDRESSES = [
 	"",
@@ -568,7 +591,24 @@ function generate(index, ctx, seed) {
 
 	const route = d.random();
 	let req;
-	if (route < 0.32) {
+	if (route < 0.03) {
+		// Must be refused whatever else is right: a hostile attachment URL, or a control character in a header field.
+		const email = validEmail(d, domain);
+		const breaker = d.pick(HEADER_BREAKERS);
+		const kind = d.int(0, 4);
+		if (kind === 0) email.attachments = [{ filename: "a.pdf", path: d.pick(HOSTILE_URLS) }];
+		else if (kind === 1) email.subject = `Hi${breaker}there`;
+		else if (kind === 2) email.headers = { "X-Note": `a${breaker}b` };
+		else if (kind === 3) email.attachments = [{ filename: `a${breaker}.pdf`, content: "aGk=" }];
+		else email.to = [`Ann${breaker} <ann@example.org>`];
+		req = {
+			method: "POST",
+			path: "/emails",
+			body: jsonBody(d, email),
+			track: "send",
+			mustRefuse: kind === 0 ? "url_policy" : "control_character",
+		};
+	} else if (route < 0.32) {
 		const email = mutateEmail(d, validEmail(d, domain), { batch: false });
 		if (d.chance(0.5)) for (let i = d.int(0, 2); i > 0; i--) mutateEmail(d, email, { batch: false });
 		let body = jsonBody(d, email);
@@ -658,7 +698,15 @@ function generate(index, ctx, seed) {
 		const events = d.chance(0.7)
 			? ["email.delivered", "email.bounced"]
 			: d.pick([[], ["email.nope"], "email.sent", [42], Array(20).fill("email.sent")]);
-		req = { method: "POST", path: "/webhooks", body: jsonBody(d, d.chance(0.9) ? { endpoint, events } : randomValue(d)), track: "webhook" };
+		const hostile = d.chance(0.2) ? d.pick(HOSTILE_URLS) : null;
+		const payload = hostile ? { endpoint: hostile, events: ["email.sent"] } : d.chance(0.9) ? { endpoint, events } : randomValue(d);
+		req = {
+			method: "POST",
+			path: "/webhooks",
+			body: jsonBody(d, payload),
+			track: "webhook",
+			...(hostile ? { mustRefuse: "url_policy" } : {}),
+		};
 	} else if (route < 0.88) {
 		const body = d.chance(0.7)
 			? { name: d.chance(0.7) ? `k${d.int(0, 99)}` : stringValue(d), permission: d.pick(["full_access", "sending_access", "admin", "", 1]) }
@@ -917,6 +965,8 @@ export async function runFuzz({
 				violate("5xx", req, { status: res.status, body: res.text.slice(0, 300) });
 				return;
 			}
+			if (req.mustRefuse && res.status < 300)
+				violate(`accepted_${req.mustRefuse}`, req, { status: res.status, body: res.text.slice(0, 200) });
 			if (res.status >= 400) {
 				const shaped =
 					json &&

@@ -10,5 +10,7 @@ export type AppEnv = {
 		requestId: string;
 		/** Set by the rate limiter when today's quota is spent: only idempotent replays may still succeed. */
 		quotaExhausted?: { limit: number; resetSeconds: number };
+		/** Set by the send routes: how many emails became rows, so the quota charged for the rest is given back. */
+		acceptedEmails?: number;
 	};
 };

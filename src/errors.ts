@@ -1,5 +1,6 @@
 /**
- * The closed set of API error names (Resend's, plus the two Mailroom adds for quotas) and their statuses.
+ * The closed set of API error names (Resend's, plus Mailroom's: `invalid_state` for an action the resource's current
+ * state forbids, `service_unavailable` when a dependency it will not guess around is down) and their statuses.
  * Every error response is `{ statusCode, name, message }`; `onError` in app.ts renders any ApiError.
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -13,6 +14,7 @@ export const ERROR_NAMES = [
 	"invalid_idempotency_key",
 	"invalid_idempotent_request",
 	"concurrent_idempotent_requests",
+	"invalid_state",
 	"missing_api_key",
 	"invalid_api_key",
 	"restricted_api_key",
@@ -22,6 +24,7 @@ export const ERROR_NAMES = [
 	"rate_limit_exceeded",
 	"daily_quota_exceeded",
 	"internal_server_error",
+	"service_unavailable",
 ] as const;
 export type ErrorName = (typeof ERROR_NAMES)[number];
 
@@ -38,6 +41,7 @@ export function statusOf(name: ErrorName): ContentfulStatusCode {
 			return 400;
 		case "invalid_idempotent_request":
 		case "concurrent_idempotent_requests":
+		case "invalid_state":
 			return 409;
 		case "missing_api_key":
 		case "restricted_api_key":
@@ -55,6 +59,8 @@ export function statusOf(name: ErrorName): ContentfulStatusCode {
 			return 429;
 		case "internal_server_error":
 			return 500;
+		case "service_unavailable":
+			return 503;
 	}
 }
 

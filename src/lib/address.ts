@@ -1,8 +1,9 @@
 /**
  * Mailbox parsing for `from`, `to`, `cc`, `bcc` and `reply_to`: `a@b.co`, `<a@b.co>`, `Name <a@b.co>` or
  * `"Name, Inc." <a@b.co>`. Deliberately stricter than RFC 5322 (no comments, no quoted local parts, no
- * line breaks), as providers are.
+ * control characters or line separators), as providers are.
  */
+import { headerUnsafe } from "./header-text";
 
 export type Mailbox = { name: string | null; address: string };
 
@@ -12,7 +13,7 @@ const TLD = /^(?:[\p{L}]{2,63}|xn--[a-z0-9-]{1,59})$/iu;
 const WITH_NAME = /^\s*(?:"((?:[^"\\]|\\.)*)"|([^<>"]*?))\s*<([^<>\s]+)>\s*$/u;
 
 export function parseMailbox(input: string): Mailbox | null {
-	if (/[\r\n\0]/.test(input)) return null;
+	if (headerUnsafe(input) !== null) return null;
 	const trimmed = input.trim();
 	const named = WITH_NAME.exec(trimmed);
 	if (named) {

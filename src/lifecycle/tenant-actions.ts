@@ -2,7 +2,7 @@
  * Transitions a tenant (or the queue giving up) makes outside a send attempt: accept, cancel, reschedule, dead-letter
  * replay, and the dead-letter consumer's `queueExhausted`.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { chunkedInserts, type Db, runBatch, type Statement } from "../db/client";
 import { type EmailRow, type EmailStatus, emailEvents, emails, type NewEmailRow } from "../db/schema";
 import { deliveryIdsOf, fanOutStatement } from "../services/webhook-fanout";
@@ -38,6 +38,8 @@ type Change = {
 	now: number;
 	set?: Partial<EmailRow>;
 	detail?: Record<string, unknown> | null;
+	/** A further condition the row must meet. */
+	where?: SQL;
 };
 
 /**
@@ -54,13 +56,16 @@ async function transition(
 		db
 			.update(emails)
 			.set({ ...change.set, status: change.to, lastEvent: change.to, updatedAt: change.now })
-			.where(and(eq(emails.id, id), eq(emails.tenantId, tenantId), inArray(emails.status, [...change.from])))
+			.where(and(eq(emails.id, id), eq(emails.tenantId, tenantId), inArray(emails.status, [...change.from]), change.where))
 			.returning(),
 		...announced(db, { emailId: id, tenantId, type: change.to, at: change.now, detail: change.detail ?? null }),
 	])) as unknown[];
 	const row = (results[0] as EmailRow[])[0];
 	return row ? { row, deliveryIds: deliveryIdsOf(results) } : undefined;
 }
+
+/** The email still has what it would send (retention empties html and text together). */
+export const hasBody: SQL = sql`(${emails.html} IS NOT NULL OR ${emails.text} IS NOT NULL)`;
 
 /** `cancel`: only while no consumer has claimed it. */
 export function cancelEmail(db: Db, tenantId: string, id: string, now: number) {
@@ -85,7 +90,8 @@ export function rescheduleEmail(
 
 /**
  * `replay`: a dead-lettered email starts over: attempts from zero, unpinned, no provider id, through `provider`
- * (the operator's choice) or, when null, the tenant's order at the next claim.
+ * (the operator's choice) or, when null, the tenant's order at the next claim. Only while its body is still there:
+ * an email retention emptied would go out blank.
  */
 export function replayFailedEmail(
 	db: Db,
@@ -110,6 +116,7 @@ export function replayFailedEmail(
 			nextAttemptAt: options.now,
 		},
 		detail: { replayed_from: options.deadLetterId, ...(options.provider ? { provider: options.provider } : {}) },
+		where: hasBody,
 	});
 }
 

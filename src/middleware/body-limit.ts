@@ -12,7 +12,7 @@ export const bodyLimit: MiddlewareHandler<AppEnv> = (c, next) => {
 	return honoBodyLimit({
 		maxSize,
 		onError: () => {
-			throw new ApiError("validation_error", `Request body is larger than ${maxSize} bytes`, 413);
+			throw new ApiError("payload_too_large", `Request body is larger than ${maxSize} bytes`);
 		},
 	})(c, next);
 };

@@ -4,7 +4,9 @@
  * RPC to the tenant's RateLimiter object per request. Over the limit → 429 `rate_limit_exceeded` with
  * `retry-after`; quota spent → 429 `daily_quota_exceeded` until UTC midnight. Every response carries
  * `ratelimit-limit`, `ratelimit-remaining` and `ratelimit-reset`. Quota charged for a send that did not produce
- * new emails (rejected, failed, or an idempotent replay) is given back.
+ * new emails (rejected, failed, an idempotent replay, or the rejected items of a permissive batch) is given back.
+ * If the RateLimiter cannot be asked, the request is refused with 503 `service_unavailable` and `retry-after`:
+ * fail closed (docs/architecture.md, "Rate limits and circuits").
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getConfig } from "../config";
@@ -14,17 +16,32 @@ import { errorFields, log } from "../lib/log";
 
 const SEND_PATHS = new Set(["/emails", "/emails/batch"]);
 
+/** What a client is told to wait when the RateLimiter cannot be asked (503). */
+const LIMITER_RETRY_AFTER_SECONDS = 5;
+
 export const rateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
 	if (!getConfig(c.env).rateLimiting) return next();
 	const { tenant } = c.get("auth");
 	const isSend = c.req.method === "POST" && SEND_PATHS.has(c.req.path);
 	const emails = isSend ? await emailsIn(c) : 0;
-	const stub = c.env.RATE_LIMITER.getByName(`tenant:${tenant.id}`);
 	const dailyKey = `tenant:${tenant.id}:daily`;
-	const { api, daily } = await stub.admit({
-		api: { key: `tenant:${tenant.id}:api`, rate: tenant.apiRate },
-		...(isSend ? { daily: { key: dailyKey, limit: tenant.dailyQuota, emails } } : {}),
-	});
+	let stub: ReturnType<Env["RATE_LIMITER"]["getByName"]>;
+	let admitted: Awaited<ReturnType<typeof stub.admit>>;
+	try {
+		stub = c.env.RATE_LIMITER.getByName(`tenant:${tenant.id}`);
+		admitted = await stub.admit({
+			api: { key: `tenant:${tenant.id}:api`, rate: tenant.apiRate },
+			...(isSend ? { daily: { key: dailyKey, limit: tenant.dailyQuota, emails } } : {}),
+		});
+	} catch (e) {
+		// Fail closed: without the limiter nobody can say the tenant is within its rate and quota, and an unlimited
+		// tenant is worse for everyone than a short retry. Nothing was written.
+		log.error("rate_limiter_unavailable", { scope: "api", tenantId: tenant.id, ...errorFields(e) });
+		throw new ApiError("service_unavailable", "Rate limiting is temporarily unavailable; retry shortly.", 503, {
+			"retry-after": String(LIMITER_RETRY_AFTER_SECONDS),
+		});
+	}
+	const { api, daily } = admitted;
 	c.header("ratelimit-limit", String(api.limit));
 	c.header("ratelimit-remaining", String(api.remaining));
 	c.header("ratelimit-reset", String(Math.ceil(api.resetMs / 1000)));
@@ -45,9 +62,13 @@ export const rateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
 	try {
 		await next();
 	} finally {
-		const accepted = c.res.status < 300 && c.res.headers.get("idempotent-replayed") !== "true";
-		if (isSend && charged > 0 && !accepted) {
-			c.executionCtx.waitUntil(stub.refundDaily(dailyKey, charged).catch((e) => log.warn("quota_refund_failed", errorFields(e))));
+		const replayed = c.res.headers.get("idempotent-replayed") === "true";
+		// Only emails that became rows count: all of them on success, none on an error or a replay; a permissive batch
+		// says how many it accepted.
+		const accepted = c.res.status >= 300 || replayed ? 0 : (c.get("acceptedEmails") ?? charged);
+		const refund = isSend ? Math.max(0, charged - accepted) : 0;
+		if (refund > 0) {
+			c.executionCtx.waitUntil(stub.refundDaily(dailyKey, refund).catch((e) => log.warn("quota_refund_failed", errorFields(e))));
 		}
 	}
 };

@@ -26,6 +26,11 @@ export type OutboundAttachment = {
 	/** Base64 of the bytes. */
 	content: string;
 	contentId: string | null;
+	/**
+	 * Only in `GET /emails/:id/raw`, which never downloads: a `path` attachment is shown as a reference to its URL
+	 * (`message/external-body`), `content` then being empty. Providers never see it.
+	 */
+	externalUrl?: string;
 };
 
 /** Everything a provider needs to send one email; addresses are the strings the client gave (`Name <a@b>`). */

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull, lt } from "drizzle-orm";
 import { getDb } from "../db/client";
+import { getEmail } from "../db/emails";
 import { type DeadLetterRow, deadLetters } from "../db/schema";
 import { ApiError } from "../errors";
 import { isUuid } from "../lib/ids";
@@ -110,10 +111,16 @@ deadLetterRoutes.openapi(
 		const db = getDb(c.env.DB);
 		const letter = await db.query.deadLetters.findFirst({ where: and(eq(deadLetters.id, id), eq(deadLetters.tenantId, tenant.id)) });
 		if (!letter?.emailId) throw new ApiError("not_found", "Dead letter not found");
-		if (letter.replayedAt !== null) throw new ApiError("validation_error", "This dead letter was already replayed", 409);
+		if (letter.replayedAt !== null) throw new ApiError("invalid_state", "This dead letter was already replayed");
 		const now = Date.now();
 		const done = await replayFailedEmail(db, tenant.id, letter.emailId, { now, provider: provider ?? null, deadLetterId: letter.id });
-		if (!done) throw new ApiError("validation_error", "Only a failed email can be replayed", 409);
+		if (!done) {
+			const email = await getEmail(db, tenant.id, letter.emailId);
+			if (email?.status === "failed" && email.html === null && email.text === null) {
+				throw new ApiError("invalid_state", "This email's body was purged by retention; it can no longer be replayed");
+			}
+			throw new ApiError("invalid_state", "Only a failed email can be replayed");
+		}
 		const { row } = done;
 		await db
 			.update(deadLetters)

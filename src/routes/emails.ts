@@ -123,6 +123,7 @@ emailRoutes.openapi(
 /** The response of an accept, first time or replayed; the stored body was written by JSON.stringify. */
 function replyAccepted<T>(c: Context<AppEnv>, result: AcceptResult) {
 	if (result.replayed) c.header(IDEMPOTENT_REPLAY_HEADER, "true");
+	c.set("acceptedEmails", result.accepted);
 	return c.json(JSON.parse(result.response.body) as T, result.response.status as 200);
 }
 
@@ -248,8 +249,10 @@ emailRoutes.openapi(
 			maxBytes: config.maxAttachmentBytes,
 			timeoutMs: config.attachmentTimeoutMs,
 			policy: { allowInsecure: config.allowHttpWebhooks },
+			// Never a live fetch: what would be downloaded at send time is shown by its URL.
+			paths: "reference",
 		});
-		if (!outbound.ok) throw new ApiError("validation_error", `The message cannot be built: ${outbound.error.message}`, 409);
+		if (!outbound.ok) throw new ApiError("invalid_state", `The message cannot be built: ${outbound.error.message}`);
 		const raw = buildMime(outbound.value, { date: new Date(row.sentAt ?? row.createdAt), messageId: `<${row.id}@mailroom>` });
 		return c.body(raw, 200, { "content-type": "message/rfc822" });
 	},

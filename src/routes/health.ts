@@ -1,23 +1,38 @@
-/** `/health` (liveness, no I/O) and `/health/ready` (D1 reachable, providers configured). No auth. */
+/**
+ * `/health` (liveness, no I/O) and `/health/ready` (D1 reachable, a provider able to send). Public callers learn only
+ * ready or not: which providers are configured, the names of missing secrets, circuit states and D1's error text are
+ * shown with the admin token only.
+ */
 import { createRoute, z } from "@hono/zod-openapi";
 import { getConfig } from "../config";
+import { constantTimeEqual } from "../lib/crypto";
 import { errorFields, log } from "../lib/log";
+import { bearerToken } from "../middleware/auth";
 import { providerReadiness } from "../providers/registry";
 import { limiterPacer } from "../services/pacing";
 import { createRouter, jsonResponse } from "./router";
+
+/** True when the request carries the admin token (compared in constant time); a wrong one just gets less detail. */
+async function isAdmin(authorization: string | undefined, adminToken: string): Promise<boolean> {
+	const token = bearerToken(authorization);
+	return token !== null && (await constantTimeEqual(token, adminToken));
+}
 
 export const healthRoutes = createRouter();
 
 const Readiness = z
 	.object({
 		status: z.enum(["ready", "not_ready"]),
-		checks: z.object({
-			d1: z.object({ ok: z.boolean(), error: z.string().optional() }),
-			providers: z.record(
-				z.string(),
-				z.object({ ready: z.boolean(), missing: z.array(z.string()), circuit: z.enum(["closed", "open", "half_open"]).optional() }),
-			),
-		}),
+		/** With the admin token only. */
+		checks: z
+			.object({
+				d1: z.object({ ok: z.boolean(), error: z.string().optional() }),
+				providers: z.record(
+					z.string(),
+					z.object({ ready: z.boolean(), missing: z.array(z.string()), circuit: z.enum(["closed", "open", "half_open"]).optional() }),
+				),
+			})
+			.optional(),
 	})
 	.openapi("Readiness");
 
@@ -36,8 +51,9 @@ healthRoutes.openapi(
 	createRoute({
 		method: "get",
 		path: "/health/ready",
-		summary: "Readiness: D1 answers and at least one configured provider can send",
+		summary: "Readiness: D1 answers and at least one configured provider can send (details with the admin token)",
 		tags: ["Health"],
+		security: [],
 		responses: { 200: jsonResponse(Readiness, "Ready"), 503: jsonResponse(Readiness, "Not ready") },
 	}),
 	async (c) => {
@@ -65,7 +81,8 @@ healthRoutes.openapi(
 		);
 		// Ready when D1 answers and some configured provider can take sends now (its circuit is not open).
 		const ready = d1.ok && Object.values(providers).some((p) => p.ready && p.circuit !== "open");
-		const body = { status: ready ? ("ready" as const) : ("not_ready" as const), checks: { d1, providers } };
+		const status = ready ? ("ready" as const) : ("not_ready" as const);
+		const body = (await isAdmin(c.req.header("authorization"), config.adminToken)) ? { status, checks: { d1, providers } } : { status };
 		return ready ? c.json(body, 200) : c.json(body, 503);
 	},
 );

@@ -1,4 +1,8 @@
-/** `GET /stats`: the tenant's sending at a glance: emails by status, what is waiting, provider health and error rates. */
+/**
+ * `GET /stats`: the tenant's sending at a glance: emails by status, what is waiting, and the tenant's own attempts and
+ * error rates per provider. Shared figures (circuits, adaptive rates) reflect every tenant's traffic, so they are the
+ * operator's: `/metrics` and `/health/ready` with the admin token.
+ */
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, eq, gte, inArray, lt, min } from "drizzle-orm";
 import { getConfig } from "../config";
@@ -6,7 +10,6 @@ import { getDb } from "../db/client";
 import { EMAIL_STATUSES, emailEvents, emails } from "../db/schema";
 import { requireFullAccess } from "../middleware/auth";
 import { providerFactory, providerOrder } from "../providers/registry";
-import { limiterPacer } from "../services/pacing";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
 export const statsRoutes = createRouter();
@@ -27,9 +30,7 @@ const Stats = z
 		providers: z.record(
 			z.string(),
 			z.object({
-				circuit: z.enum(["closed", "open", "half_open"]),
-				rate_per_second: z.number().nullable(),
-				/** Failed attempts over all attempts at this provider in the last hour (null without attempts). */
+				/** This tenant's failed attempts over its attempts at this provider in the last hour (null without attempts). */
 				error_rate_1h: z.number().nullable(),
 				attempts_1h: z.number().int(),
 				/** Whether the reconciler can look emails up at this provider (else they are skipped). */
@@ -78,33 +79,18 @@ statsRoutes.openapi(
 		const counts = Object.fromEntries(EMAIL_STATUSES.map((s) => [s, 0])) as Record<string, number>;
 		for (const row of byStatus) counts[row.status] = row.n;
 		const config = getConfig(c.env);
-		const pacer = limiterPacer(c.env.RATE_LIMITER, config);
 		const factory = providerFactory(c.env);
-		const providers: Record<
-			string,
-			{
-				circuit: "closed" | "open" | "half_open";
-				rate_per_second: number | null;
-				error_rate_1h: number | null;
-				attempts_1h: number;
-				reconcilable: boolean;
-			}
-		> = {};
-		await Promise.all(
-			providerOrder(config, tenant).map(async (name) => {
-				const s = await pacer.status(name);
-				const mine = attempts.filter((a) => a.provider === name);
-				const failed = mine.filter((a) => a.type !== "sent").reduce((n, a) => n + a.n, 0);
-				const total = mine.reduce((n, a) => n + a.n, 0);
-				providers[name] = {
-					circuit: s.circuit,
-					rate_per_second: Number.isFinite(s.ratePerSecond) ? s.ratePerSecond : null,
-					error_rate_1h: total === 0 ? null : Number((failed / total).toFixed(4)),
-					attempts_1h: total,
-					reconcilable: factory(name)?.lookup !== undefined,
-				};
-			}),
-		);
+		const providers: Record<string, { error_rate_1h: number | null; attempts_1h: number; reconcilable: boolean }> = {};
+		for (const name of providerOrder(config, tenant)) {
+			const mine = attempts.filter((a) => a.provider === name);
+			const failed = mine.filter((a) => a.type !== "sent").reduce((n, a) => n + a.n, 0);
+			const total = mine.reduce((n, a) => n + a.n, 0);
+			providers[name] = {
+				error_rate_1h: total === 0 ? null : Number((failed / total).toFixed(4)),
+				attempts_1h: total,
+				reconcilable: factory(name)?.lookup !== undefined,
+			};
+		}
 		const oldestAt = oldest[0]?.at ?? null;
 		return c.json(
 			{

@@ -2,18 +2,21 @@
  * Resend's `SendEmailRequest`, as zod schemas shared by the routes, the OpenAPI document and the accept service.
  *
  * Unknown fields are ignored (Resend does the same, e.g. `topic_id`); known fields of the wrong type are 422.
- * Header values, subjects and display names may not contain CR or LF: they end up in the MIME message.
+ * Header values, subjects, display names and attachment names and types may not contain control characters or line
+ * separators (src/lib/header-text.ts): they end up in MIME headers.
  */
 import { z } from "@hono/zod-openapi";
 import { EMAIL_LIMITS } from "../config";
 import { EMAIL_STATUSES } from "../db/schema";
 import { parseMailbox } from "../lib/address";
+import { HEADER_SAFE } from "../lib/header-text";
 import { EmailTemplateInput } from "./template";
 
-const NO_CRLF = /^[^\r\n]*$/;
 /** RFC 9110 `token`: the characters allowed in a header field name. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const TAG_PART = /^[A-Za-z0-9_-]+$/;
+/** `type/subtype`, RFC 2045 tokens, no parameters: it is written into a Content-Type header as is. */
+const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
 /**
  * Headers that Mailroom derives from the request's own fields. Setting them through `headers` would bypass
@@ -72,7 +75,7 @@ const LegacyBufferContent = z.object({ type: z.literal("Buffer"), data: z.array(
 
 export const Attachment = z
 	.object({
-		filename: z.string().min(1).max(255).regex(NO_CRLF, "filename may not contain line breaks").optional(),
+		filename: z.string().min(1).max(255).regex(HEADER_SAFE, "filename may not contain control characters or line breaks").optional(),
 		content: z.union([z.string(), LegacyBufferContent]).optional().openapi({ type: "string", description: "Base64-encoded bytes" }),
 		// Checked against the URL policy (src/lib/url-policy.ts) at accept, with the deployment's settings.
 		path: z
@@ -80,8 +83,12 @@ export const Attachment = z
 			.max(2048)
 			.optional()
 			.openapi({ description: "An https:// URL on a public host (port 443 or 8443), fetched at send time" }),
-		content_type: z.string().max(255).regex(NO_CRLF, "content_type may not contain line breaks").optional(),
-		content_id: z.string().max(255).regex(NO_CRLF, "content_id may not contain line breaks").optional(),
+		content_type: z
+			.string()
+			.max(255)
+			.regex(MIME_TYPE, "content_type must be a MIME type such as application/pdf (no parameters)")
+			.optional(),
+		content_id: z.string().max(255).regex(HEADER_SAFE, "content_id may not contain control characters or line breaks").optional(),
 	})
 	.refine((a) => (a.content === undefined) !== (a.path === undefined), {
 		error: "Each attachment needs exactly one of content (base64) or path (https URL)",
@@ -92,7 +99,10 @@ export const Attachment = z
 	});
 
 const Headers = z
-	.record(z.string(), z.string().max(EMAIL_LIMITS.headerValueChars).regex(NO_CRLF, "Header values may not contain line breaks"))
+	.record(
+		z.string(),
+		z.string().max(EMAIL_LIMITS.headerValueChars).regex(HEADER_SAFE, "Header values may not contain control characters or line breaks"),
+	)
 	.superRefine((headers, ctx) => {
 		const names = Object.keys(headers);
 		if (names.length > EMAIL_LIMITS.headers) {
@@ -114,7 +124,7 @@ const fields = {
 		.string()
 		.min(1)
 		.max(EMAIL_LIMITS.subjectChars)
-		.regex(NO_CRLF, "subject may not contain line breaks")
+		.regex(HEADER_SAFE, "subject may not contain control characters or line breaks")
 		.optional()
 		.openapi({ description: "Required unless the template has a subject" }),
 	html: z.string().optional(),

@@ -7,10 +7,10 @@ import { z } from "@hono/zod-openapi";
 import { EMAIL_LIMITS, TEMPLATE_LIMITS } from "../config";
 import { VARIABLE_TYPES } from "../db/schema";
 import { parseMailbox } from "../lib/address";
+import { HEADER_SAFE } from "../lib/header-text";
 import { isUuid } from "../lib/ids";
 import { VARIABLE_NAME } from "../services/template-render";
 
-const NO_CRLF = /^[^\r\n]*$/;
 const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const encoder = new TextEncoder();
 const RESERVED = new Set<string>(TEMPLATE_LIMITS.reservedKeys);
@@ -34,7 +34,7 @@ const Alias = z
 const TemplateFrom = z
 	.string()
 	.max(320 + 256)
-	.regex(NO_CRLF, "from may not contain line breaks")
+	.regex(HEADER_SAFE, "from may not contain control characters or line breaks")
 	.refine((v) => v.includes("{{") || parseMailbox(v) !== null, {
 		error: (issue) => `Invalid email address: ${JSON.stringify(issue.input)}`,
 	});
@@ -46,7 +46,11 @@ const TemplateReplyTo = z
 	)
 	.openapi({ anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }] });
 
-const Subject = z.string().min(1).max(EMAIL_LIMITS.subjectChars).regex(NO_CRLF, "subject may not contain line breaks");
+const Subject = z
+	.string()
+	.min(1)
+	.max(EMAIL_LIMITS.subjectChars)
+	.regex(HEADER_SAFE, "subject may not contain control characters or line breaks");
 
 const Value = z.union([z.string().max(TEMPLATE_LIMITS.valueChars), z.number()]);
 

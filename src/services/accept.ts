@@ -55,7 +55,8 @@ export type ValidationMode = "single" | "strict" | "permissive";
 /** One email of the request: validated by zod already, or the message of the schema error it failed with. */
 export type AcceptItem = { ok: true; email: SendEmailRequest | BatchEmailItem } | { ok: false; error: ApiError };
 
-export type AcceptResult = { replayed: boolean; response: StoredResponse };
+/** `accepted`: how many emails became rows (0 for a replay), for the quota. */
+export type AcceptResult = { replayed: boolean; response: StoredResponse; accepted: number };
 
 type PendingBlob = { key: string; bytes: Uint8Array; contentType: string };
 type Prepared = {
@@ -112,7 +113,7 @@ export async function acceptEmails(
 	const results = await runBatch(deps.db, reads);
 	if (claim) {
 		const outcome = interpretClaim(claim, results[1] as Parameters<typeof interpretClaim>[1]);
-		if (outcome.kind === "replay") return { replayed: true, response: outcome.response };
+		if (outcome.kind === "replay") return { replayed: true, response: outcome.response, accepted: 0 };
 	}
 	if (deps.quotaExhausted) {
 		if (claim) await releaseClaim(deps.db, claim);
@@ -162,7 +163,7 @@ export async function acceptEmails(
 		}
 		await enqueue(deps, accepted);
 		await enqueueDeliveries(deps.webhookQueue, deliveryIds);
-		return { replayed: false, response };
+		return { replayed: false, response, accepted: accepted.length };
 	} catch (err) {
 		if (claim) await releaseClaim(deps.db, claim).catch((e) => log.error("idempotency_release_failed", errorFields(e)));
 		throw err;

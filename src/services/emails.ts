@@ -57,5 +57,5 @@ export async function rescheduleEmail(deps: Deps, id: string, scheduledAtInput: 
 async function whyNot(deps: Deps, id: string, verb: string, state: string): Promise<ApiError> {
 	const current = await getEmail(deps.db, deps.tenantId, id);
 	if (!current) return new ApiError("not_found", "Email not found");
-	return new ApiError("validation_error", `Email cannot be ${verb}: ${state} ${current.status}`, 409);
+	return new ApiError("invalid_state", `Email cannot be ${verb}: ${state} ${current.status}`);
 }

@@ -20,6 +20,8 @@ export type AttachmentSource = {
 	timeoutMs: number;
 	/** Which URLs may be fetched (src/lib/url-policy.ts), checked again here and on every redirect. */
 	policy: UrlPolicy;
+	/** `reference`: `path` attachments are not downloaded but shown by URL (`GET /emails/:id/raw`). */
+	paths?: "fetch" | "reference";
 };
 
 export async function buildOutboundEmail(row: EmailRow, source: AttachmentSource): Promise<Result<OutboundEmail, ProviderError>> {
@@ -61,6 +63,15 @@ async function loadAttachments(row: EmailRow, source: AttachmentSource): Promise
 			} catch (e) {
 				return err({ kind: "transient", message: `R2 read of attachment ${index} failed: ${e instanceof Error ? e.message : String(e)}` });
 			}
+		} else if (a.path && source.paths === "reference") {
+			out.push({
+				filename: filename ?? new URL(a.path).pathname.split("/").filter(Boolean).pop() ?? `attachment-${index}`,
+				contentType: contentType ?? "application/octet-stream",
+				content: "",
+				contentId: a.contentId,
+				externalUrl: a.path,
+			});
+			continue;
 		} else if (a.path) {
 			const downloaded = await download(a.path, source, source.maxBytes - total, deadline);
 			if (!downloaded.ok) return err({ ...downloaded.error, message: `Attachment ${index} (${a.path}): ${downloaded.error.message}` });

@@ -16,10 +16,12 @@
  * converted, and the placeholders turned back into variables, so a send only joins strings. A variable that was
  * raw html (`{{{…}}}`) is converted to text per send when its value holds markup.
  */
+
 import { compile as compileHtmlToText } from "html-to-text";
 import Mustache from "mustache";
 import { EMAIL_LIMITS } from "../config";
 import type { StoredVariable } from "../db/schema";
+import { headerUnsafe } from "../lib/header-text";
 import { err, ok, type Result } from "../lib/result";
 
 export type VariableValue = string | number;
@@ -225,8 +227,10 @@ export function renderTemplate(compiled: CompiledTemplate, given: Record<string,
 		);
 	}
 	for (const name of compiled.inHeaders) {
-		if (/[\r\n]/.test(String(values.get(name)))) {
-			return err(`Template variable ${name} is used in the subject, from or reply_to and may not contain line breaks`);
+		if (headerUnsafe(String(values.get(name))) !== null) {
+			return err(
+				`Template variable ${name} is used in the subject, from or reply_to and may not contain control characters or line breaks`,
+			);
 		}
 	}
 	const text = textOf(compiled);

@@ -101,8 +101,7 @@ export async function updateTemplate(deps: TemplateDeps, idOrAlias: string, inpu
 			.where(and(eq(templates.id, current.id), eq(templates.tenantId, deps.tenantId), eq(templates.revision, current.revision)))
 			.returning({ id: templates.id }),
 	);
-	if (!written)
-		throw new ApiError("validation_error", "The template was changed by another request meanwhile; read it again and retry", 409);
+	if (!written) throw new ApiError("invalid_state", "The template was changed by another request meanwhile; read it again and retry");
 	return next;
 }
 
@@ -185,7 +184,7 @@ async function withAliasCheck<T>(alias: string | null, write: () => Promise<T>):
 		return await write();
 	} catch (e) {
 		if (alias !== null && isUniqueViolation(e)) {
-			throw new ApiError("validation_error", `The alias ${JSON.stringify(alias)} is already used by another template`, 409);
+			throw new ApiError("invalid_state", `The alias ${JSON.stringify(alias)} is already used by another template`);
 		}
 		throw e;
 	}

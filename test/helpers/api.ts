@@ -24,7 +24,8 @@ export async function call<T = Record<string, unknown>>(method: string, path: st
 		headers["content-type"] = "application/json";
 	}
 	const res = await exports.default.fetch(`http://mailroom.test${path}`, { method, headers, body });
-	const text = await res.text();
+	// Decoded by hand: `text()` warns on bodies such as message/rfc822 that it does not consider text.
+	const text = new TextDecoder().decode(await res.arrayBuffer());
 	let parsed: unknown = text;
 	try {
 		parsed = text.length > 0 ? JSON.parse(text) : null;

@@ -75,6 +75,7 @@ describe("PATCH /emails/:id (reschedule)", () => {
 		const id = await send(t);
 		const res = await call<ErrorBody>("PATCH", `/emails/${id}`, { key: t.key, body: { scheduled_at: "in 1 hour" } });
 		expect(res.status).toBe(409);
+		expect(res.body.name).toBe("invalid_state");
 		expect(res.body.message).toContain("queued");
 		expect((await get(t, id)).body.scheduled_at).toBeNull();
 	});

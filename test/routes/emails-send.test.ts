@@ -287,7 +287,7 @@ describe("POST /emails rejects bad input with the documented shape and writes no
 		const t = await seedTenant();
 		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, rawBody: `{"text":"${"x".repeat(40_000_001)}"}` });
 		expect(res.status).toBe(413);
-		expect(res.body.name).toBe("validation_error");
+		expect(res.body.name).toBe("payload_too_large");
 		expect(await counts(t.tenantId)).toEqual({ emails: 0, events: 0, idempotency: 0 });
 	});
 

@@ -195,7 +195,7 @@ describe("POST /emails with a template", () => {
 			() => ({ template: { id: "order", variables: { ORDER_ID: "A\r\nBcc: x@example.org", TOTAL: 1 } } }),
 			422,
 			"validation_error",
-			/ORDER_ID is used in the subject, from or reply_to and may not contain line breaks/,
+			/ORDER_ID is used in the subject, from or reply_to and may not contain control characters or line breaks/,
 		],
 	];
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, seedTenant } from "../helpers/api";
+import { ADMIN_TOKEN, call, seedTenant } from "../helpers/api";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -11,8 +11,14 @@ describe("health", () => {
 		expect(res.body).toEqual({ status: "ok" });
 	});
 
-	it("GET /health/ready checks D1 and the configured providers", async () => {
-		const res = await call<{ status: string; checks: Record<string, unknown> }>("GET", "/health/ready");
+	it("GET /health/ready tells the public only whether it is ready", async () => {
+		const res = await call<Record<string, unknown>>("GET", "/health/ready");
+		expect(res.status).toBe(200);
+		expect(res.body).toEqual({ status: "ready" });
+	});
+
+	it("GET /health/ready shows D1 and the configured providers to the admin token", async () => {
+		const res = await call<{ status: string; checks: Record<string, unknown> }>("GET", "/health/ready", { key: ADMIN_TOKEN });
 		expect(res.status).toBe(200);
 		expect(res.body).toEqual({
 			status: "ready",
@@ -20,14 +26,22 @@ describe("health", () => {
 		});
 	});
 
-	it("GET /health/ready answers 503 when D1 fails", async () => {
+	it("GET /health/ready answers 503 when D1 fails, without D1's error text to the public", async () => {
 		vi.spyOn(env.DB, "prepare").mockImplementation(() => {
-			throw new Error("D1 down");
+			throw new Error("D1 down at 10.0.0.7");
 		});
-		const res = await call<{ status: string; checks: { d1: { ok: boolean } } }>("GET", "/health/ready");
+		const res = await call<Record<string, unknown>>("GET", "/health/ready");
 		expect(res.status).toBe(503);
-		expect(res.body.status).toBe("not_ready");
-		expect(res.body.checks.d1.ok).toBe(false);
+		expect(res.body).toEqual({ status: "not_ready" });
+		const admin = await call<{ status: string; checks: { d1: { ok: boolean; error: string } } }>("GET", "/health/ready", {
+			key: ADMIN_TOKEN,
+		});
+		expect(admin.body.checks.d1).toEqual({ ok: false, error: "D1 down at 10.0.0.7" });
+	});
+
+	it("GET /health/ready with a wrong token answers like the public", async () => {
+		const res = await call<Record<string, unknown>>("GET", "/health/ready", { key: "not-the-admin-token-0123456789" });
+		expect(res.body).toEqual({ status: "ready" });
 	});
 });
 

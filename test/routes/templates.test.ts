@@ -97,7 +97,7 @@ describe("POST /templates", () => {
 		await createTemplate(t, { alias: "taken", html: "<p>one</p>" });
 		const res = await call<ErrorBody>("POST", "/templates", { key: t.key, body: { name: "two", alias: "taken", html: "<p>two</p>" } });
 		expect(res.status).toBe(409);
-		expect(res.body.name).toBe("validation_error");
+		expect(res.body.name).toBe("invalid_state");
 		expect(res.body.message).toMatch(/alias "taken" is already used/);
 		expect((await templateCounts(t.tenantId)).templates).toBe(1);
 	});

@@ -137,7 +137,7 @@ describe("rendering", () => {
 
 	it("refuses a line break in a value that lands in the subject", () => {
 		expect(renderError({ subject: "Hi {{NAME}}" }, { NAME: "x\r\nBcc: victim@example.org" })).toMatch(
-			/^Template variable NAME is used in the subject, from or reply_to and may not contain line breaks/,
+			/^Template variable NAME is used in the subject, from or reply_to and may not contain control characters or line breaks/,
 		);
 	});
 

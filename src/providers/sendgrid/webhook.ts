@@ -36,6 +36,14 @@ const EVENT_TYPES = new Map<string, ProviderEventType>([
 	["click", "clicked"],
 ]);
 
+/**
+ * How old a signed timestamp may be. SendGrid's signature has no nonce, so a captured request could be replayed for
+ * ever; SendGrid retries an undelivered batch for up to 24 hours, so older ones are refused (with an hour's margin).
+ */
+export const SIGNATURE_MAX_AGE_MS = 25 * 3_600_000;
+/** A timestamp this far ahead of our clock is still accepted (clocks differ). */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
 const optionalString = z.string().optional().catch(undefined);
 
 /** Only `event` and `email` are required; anything we merely copy degrades to absent rather than failing. */
@@ -66,6 +74,10 @@ export const sendgridInbound: InboundWebhookAdapter = {
 		const signature = request.headers.get(SIGNATURE_HEADER);
 		const timestamp = request.headers.get(TIMESTAMP_HEADER);
 		if (!signature || !timestamp) return unauthorized(`Missing ${SIGNATURE_HEADER} or ${TIMESTAMP_HEADER} header`);
+		const signedAt = Number(timestamp) * 1000;
+		if (!Number.isFinite(signedAt) || signedAt < request.now - SIGNATURE_MAX_AGE_MS || signedAt > request.now + CLOCK_SKEW_MS) {
+			return unauthorized(`${TIMESTAMP_HEADER} is outside the accepted window (at most ${SIGNATURE_MAX_AGE_MS / 3_600_000} h old)`);
+		}
 
 		const key = await importPublicKey(configured);
 		if (key === null) return unauthorized("SENDGRID_WEBHOOK_PUBLIC_KEY is not a base64 P-256 public key");

@@ -63,15 +63,18 @@ const OFFICIAL_MULTIPLE = {
 		.join("},\r\n{")}\r\n`,
 };
 
-function request(rawBody: string, signature: string | null, timestamp: string | null): InboundRequest {
+function request(rawBody: string, signature: string | null, timestamp: string | null, now = NOW): InboundRequest {
 	const headers = new Headers();
 	if (signature !== null) headers.set(SIGNATURE_HEADER, signature);
 	if (timestamp !== null) headers.set(TIMESTAMP_HEADER, timestamp);
-	return { rawBody, headers, now: NOW };
+	return { rawBody, headers, now };
 }
 
+/** SendGrid's vectors were signed in 2020 and 2021: they are checked as if received ten seconds after signing. */
+const receivedAfter = (timestamp: string) => Number(timestamp) * 1000 + 10_000;
+
 function officialRequest(payload = OFFICIAL.payload): InboundRequest {
-	return request(payload, OFFICIAL.signature, OFFICIAL.timestamp);
+	return request(payload, OFFICIAL.signature, OFFICIAL.timestamp, receivedAfter(OFFICIAL.timestamp));
 }
 
 const OFFICIAL_SETTINGS = { SENDGRID_WEBHOOK_PUBLIC_KEY: OFFICIAL.publicKey };
@@ -116,7 +119,9 @@ describe("SendGrid webhook verification", () => {
 
 	it("accepts SendGrid's official multi-event test vector", async () => {
 		const { publicKey, payload, signature, timestamp } = OFFICIAL_MULTIPLE;
-		const verified = await sendgridInbound.verify(request(payload, signature, timestamp), { SENDGRID_WEBHOOK_PUBLIC_KEY: publicKey });
+		const verified = await sendgridInbound.verify(request(payload, signature, timestamp, receivedAfter(timestamp)), {
+			SENDGRID_WEBHOOK_PUBLIC_KEY: publicKey,
+		});
 		expect(verified.ok).toBe(true);
 	});
 
@@ -124,6 +129,18 @@ describe("SendGrid webhook verification", () => {
 		const lines = OFFICIAL.publicKey.match(/.{1,64}/g) ?? [];
 		const pem = ["-----BEGIN PUBLIC KEY-----", ...lines, "-----END PUBLIC KEY-----", ""].join("\n");
 		expect((await sendgridInbound.verify(officialRequest(), { SENDGRID_WEBHOOK_PUBLIC_KEY: pem })).ok).toBe(true);
+	});
+
+	it("refuses a correctly signed request whose timestamp is older than 25 hours (a captured request replayed)", async () => {
+		const stale = request(OFFICIAL.payload, OFFICIAL.signature, OFFICIAL.timestamp, receivedAfter(OFFICIAL.timestamp) + 25 * 3_600_000);
+		const verified = await sendgridInbound.verify(stale, OFFICIAL_SETTINGS);
+		expect(verified).toMatchObject({ ok: false, error: { status: 401 } });
+		expect(verified.ok ? "" : verified.error.message).toContain("outside the accepted window");
+	});
+
+	it("refuses a signed timestamp from the future", async () => {
+		const early = request(OFFICIAL.payload, OFFICIAL.signature, OFFICIAL.timestamp, receivedAfter(OFFICIAL.timestamp) - 3_600_000);
+		expect(await sendgridInbound.verify(early, OFFICIAL_SETTINGS)).toMatchObject({ ok: false, error: { status: 401 } });
 	});
 
 	it("accepts a request signed with a generated P-256 key", async () => {
