@@ -1,0 +1,125 @@
+/**
+ * A tenant's API keys: list, create (the token is shown once) and revoke. Used by a tenant for its own keys
+ * (`/api-keys`) and by the operator for any tenant's (`/admin/tenants/:id/api-keys`, `/admin/api-keys/:id`).
+ */
+import { useState } from "preact/hooks";
+import { useResource } from "../hooks";
+import { api } from "../session";
+import type { ApiKey, List } from "../types";
+import { Loading, Notice, Problem, ShownOnce, TableWrap, Time } from "./ui";
+
+export type ApiKeyPaths = { list: string; create: string; revoke: (id: string) => string };
+
+const PERMISSION_WORDS = { full_access: "Full access", sending_access: "Sending only" } as const;
+
+export function ApiKeyManager({ paths, revokeWarning }: { paths: ApiKeyPaths; revokeWarning?: string }) {
+	const keys = useResource(() => api.get<List<ApiKey>>(paths.list), paths.list);
+	const [name, setName] = useState("");
+	const [permission, setPermission] = useState<ApiKey["permission"]>("sending_access");
+	const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
+	const [revoked, setRevoked] = useState<string | null>(null);
+	const [error, setError] = useState<unknown>(undefined);
+
+	const create = async (event: Event) => {
+		event.preventDefault();
+		setError(undefined);
+		setRevoked(null);
+		try {
+			const key = await api.post<{ id: string; token: string }>(paths.create, { name: name.trim(), permission });
+			setCreated({ name: name.trim(), token: key.token });
+			setName("");
+			keys.reload();
+		} catch (err) {
+			setError(err);
+		}
+	};
+
+	const revoke = async (key: ApiKey) => {
+		if (!window.confirm(`Revoke “${key.name}”? Anything using it stops working at once.${revokeWarning ? ` ${revokeWarning}` : ""}`))
+			return;
+		setError(undefined);
+		setCreated(null);
+		try {
+			await api.delete(paths.revoke(key.id));
+			setRevoked(`“${key.name}” is revoked.`);
+			keys.reload();
+		} catch (err) {
+			setError(err);
+		}
+	};
+
+	return (
+		<>
+			{created ? <ShownOnce title={`New API key “${created.name}”`} value={created.token} /> : null}
+			{revoked ? <Notice tone="good">{revoked}</Notice> : null}
+			<Problem error={error} />
+			<Problem error={keys.error} action="Could not load keys" />
+			{!keys.data && !keys.error ? <Loading what="API keys" /> : null}
+			{keys.data ? (
+				keys.data.data.length === 0 ? (
+					<p class="muted">No live keys.</p>
+				) : (
+					<TableWrap label="API keys">
+						<table>
+							<thead>
+								<tr>
+									<th scope="col">Name</th>
+									<th scope="col">Permission</th>
+									<th scope="col">Id</th>
+									<th scope="col">Created</th>
+									<th scope="col">
+										<span class="visually-hidden">Actions</span>
+									</th>
+								</tr>
+							</thead>
+							<tbody>
+								{keys.data.data.map((key) => (
+									<tr key={key.id}>
+										<td>{key.name}</td>
+										<td>{PERMISSION_WORDS[key.permission] ?? key.permission}</td>
+										<td>
+											<code>{key.id}</code>
+										</td>
+										<td>
+											<Time iso={key.created_at} />
+										</td>
+										<td>
+											<button type="button" class="button danger small" aria-label={`Revoke ${key.name}`} onClick={() => revoke(key)}>
+												Revoke
+											</button>
+										</td>
+									</tr>
+								))}
+							</tbody>
+						</table>
+					</TableWrap>
+				)
+			) : null}
+			<form class="card form inline-form" onSubmit={create} aria-label="Create an API key">
+				<div class="field">
+					<label for="key-name">Name</label>
+					<input
+						id="key-name"
+						required
+						maxLength={50}
+						value={name}
+						onInput={(e) => setName(e.currentTarget.value)}
+						placeholder="production server"
+					/>
+				</div>
+				<div class="field">
+					<label for="key-permission">Permission</label>
+					<select id="key-permission" value={permission} onChange={(e) => setPermission(e.currentTarget.value as ApiKey["permission"])}>
+						<option value="sending_access">Sending only</option>
+						<option value="full_access">Full access</option>
+					</select>
+				</div>
+				<div class="field actions">
+					<button class="button" type="submit">
+						Create key
+					</button>
+				</div>
+			</form>
+		</>
+	);
+}

@@ -1,0 +1,122 @@
+/**
+ * The deployment's health for the operator: provider circuits and send rates and the totals from `GET /metrics`
+ * (all tenants), plus readiness from `GET /health/ready` (credentials present, circuit). Error rates are per
+ * tenant, on each tenant's Health page (`GET /stats`).
+ */
+import { ProviderTable } from "../../components/providers";
+import { Loading, PageHeader, Problem } from "../../components/ui";
+import { formatNumber, formatSeconds, statusLabel } from "../../format";
+import { useResource } from "../../hooks";
+import { byLabel, parseMetrics, single } from "../../metrics";
+import { api } from "../../session";
+import type { Circuit, Readiness } from "../../types";
+
+const REFRESH_MS = 10_000;
+
+/** /health/ready answers 503 with the same body when not ready: both are an answer here. */
+async function readiness(): Promise<Readiness | null> {
+	const res = await fetch("/health/ready", { cache: "no-store" });
+	return res.status === 200 || res.status === 503 ? ((await res.json()) as Readiness) : null;
+}
+
+function circuitOf(value: number | undefined): Circuit | null {
+	if (value === undefined) return null;
+	return value >= 1 ? "open" : value > 0 ? "half_open" : "closed";
+}
+
+export function ProvidersPage() {
+	const data = useResource(
+		async () => {
+			const [metrics, ready] = await Promise.all([api.text("/metrics"), readiness().catch(() => null)]);
+			return { samples: parseMetrics(metrics), ready };
+		},
+		"providers",
+		{ refreshMs: () => REFRESH_MS },
+	);
+	const samples = data.data?.samples;
+	const ready = data.data?.ready;
+	const circuits = samples ? byLabel(samples, "mailroom_provider_circuit_open", "provider") : {};
+	const rates = samples ? byLabel(samples, "mailroom_provider_rate_per_second", "provider") : {};
+	const names = [...new Set([...Object.keys(circuits), ...Object.keys(ready?.checks.providers ?? {})])];
+	const emails = samples ? byLabel(samples, "mailroom_emails", "status") : {};
+	const deliveries = samples ? byLabel(samples, "mailroom_webhook_deliveries", "status") : {};
+	const oldest = samples ? single(samples, "mailroom_pending_oldest_age_seconds") : null;
+
+	return (
+		<>
+			<PageHeader title="Providers" description="The whole deployment, all tenants. Refreshes every 10 seconds." />
+			<Problem error={data.error} action="Could not load metrics" />
+			{!samples && !data.error ? <Loading what="metrics" /> : null}
+			{samples ? (
+				<>
+					{ready ? (
+						<p class="status-line">
+							Readiness:{" "}
+							<span class={`badge badge-${ready.status === "ready" ? "good" : "bad"}`}>
+								{ready.status === "ready" ? "Ready" : "Not ready"}
+							</span>{" "}
+							<span class="muted">D1 {ready.checks.d1.ok ? "answers" : `fails: ${ready.checks.d1.error ?? "unknown error"}`}</span>
+						</p>
+					) : null}
+					<section aria-labelledby="provider-heading">
+						<h2 id="provider-heading">Providers</h2>
+						<ProviderTable
+							label="Providers"
+							rows={names.map((name) => ({
+								name,
+								circuit: circuitOf(circuits[name]) ?? ready?.checks.providers[name]?.circuit ?? null,
+								ratePerSecond: rates[name] === undefined || rates[name] === 0 ? null : (rates[name] ?? null),
+								...(ready?.checks.providers[name]
+									? { ready: ready.checks.providers[name].ready, missing: ready.checks.providers[name].missing }
+									: {}),
+							}))}
+						/>
+					</section>
+					<section aria-labelledby="totals-heading">
+						<h2 id="totals-heading">Totals</h2>
+						<ul class="stat-grid">
+							<li>
+								<span class="stat-label">Tenants</span>
+								<span class="stat-value">{formatNumber(single(samples, "mailroom_tenants") ?? 0)}</span>
+							</li>
+							<li>
+								<span class="stat-label">Dead letters not replayed</span>
+								<span class="stat-value">{formatNumber(single(samples, "mailroom_dead_letters") ?? 0)}</span>
+							</li>
+							<li>
+								<span class="stat-label">Oldest pending email</span>
+								<span class="stat-value">{oldest ? formatSeconds(oldest) : "none"}</span>
+							</li>
+							<li>
+								<span class="stat-label">Unmatched provider events</span>
+								<span class="stat-value">{formatNumber(single(samples, "mailroom_unmatched_provider_events") ?? 0)}</span>
+							</li>
+						</ul>
+					</section>
+					<section aria-labelledby="emails-heading">
+						<h2 id="emails-heading">Emails by status</h2>
+						<ul class="stat-grid">
+							{Object.entries(emails).map(([status, n]) => (
+								<li key={status}>
+									<span class="stat-label">{statusLabel(status)}</span>
+									<span class="stat-value">{formatNumber(n)}</span>
+								</li>
+							))}
+						</ul>
+					</section>
+					<section aria-labelledby="deliveries-heading">
+						<h2 id="deliveries-heading">Webhook deliveries by status</h2>
+						<ul class="stat-grid">
+							{Object.entries(deliveries).map(([status, n]) => (
+								<li key={status}>
+									<span class="stat-label">{statusLabel(status)}</span>
+									<span class="stat-value">{formatNumber(n)}</span>
+								</li>
+							))}
+						</ul>
+					</section>
+				</>
+			) : null}
+		</>
+	);
+}
