@@ -2,11 +2,14 @@ import { defineConfig } from "vitest/config";
 
 /**
  * End-to-end tests: a real `wrangler dev` (started by the tests themselves) driven over HTTP by the official
- * `resend` SDK. Plain Node, no Workers pool: the Worker runs in wrangler's workerd, not in the test process.
+ * `resend` SDK, and the console driven in Debian's chromium by playwright-core. Plain Node, no Workers pool: the
+ * Worker runs in wrangler's workerd, not in the test process.
  */
 export default defineConfig({
 	test: {
 		include: ["test/e2e/**/*.test.ts"],
+		// Builds the console and makes sure chromium is there (the console's browser test).
+		globalSetup: ["./test/e2e/global-setup.ts"],
 		environment: "node",
 		// Starting wrangler dev (migrations, bundling, workerd) takes a few seconds, more on a cold or busy machine.
 		testTimeout: 120_000,

@@ -5,6 +5,7 @@
  * browser test and `npm run deploy` call this; a build whose inputs did not change since the last one is skipped.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -79,7 +80,8 @@ export async function buildConsole({ cwd = PROJECT_ROOT, force = false, log = (l
 	const stampFile = path.join(cwd, "dist", "console-build.stamp");
 	const hash = await inputsHash(cwd);
 	const previous = await readFile(stampFile, "utf8").catch(() => "");
-	if (!force && previous === hash) return { built: false };
+	const outputs = [path.join(ASSETS_DIRECTORY, "console", "index.html"), path.join(ASSETS_DIRECTORY, SCALAR_ASSET)];
+	if (!force && previous === hash && outputs.every((file) => existsSync(path.join(cwd, file)))) return { built: false };
 
 	log("Building the console (console/ → dist/public)…");
 	const { build } = await import("vite");

@@ -77,7 +77,7 @@ export function ApiKeyManager({ paths, revokeWarning }: { paths: ApiKeyPaths; re
 									<tr key={key.id}>
 										<td>{key.name}</td>
 										<td>{PERMISSION_WORDS[key.permission] ?? key.permission}</td>
-										<td>
+										<td class="wrap">
 											<code>{key.id}</code>
 										</td>
 										<td>

@@ -275,7 +275,7 @@ export function EmailPage() {
 				)}
 			</section>
 			<RawMessage id={email.id} />
-			{events.some((e) => e.type === "failed") ? (
+			{email.last_event === "failed" ? (
 				<Notice tone="warn">
 					This email failed. If it ran out of attempts it is listed under <a href={`${BASE}/dead-letters`}>Dead letters</a>, where it can be
 					sent again.

@@ -356,7 +356,7 @@ export function SendPage() {
 											<button
 												type="button"
 												class="button secondary small"
-												aria-label={`Send to ${local}@${SANDBOX_DOMAIN}`}
+												aria-label={`Use ${local}@${SANDBOX_DOMAIN}`}
 												onClick={() => setTo(`${local}@${SANDBOX_DOMAIN}`)}
 											>
 												Use

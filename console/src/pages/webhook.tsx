@@ -1,6 +1,7 @@
 /**
- * One webhook endpoint: its settings, its deliveries newest first (`GET /webhooks/:id/deliveries`), each with every
- * attempt (status code, error, duration), and deletion (pending deliveries are canceled).
+ * One webhook endpoint: its settings, its deliveries newest first (`GET /webhooks/:id/deliveries`, the first page
+ * refreshed every few seconds), each with every attempt (status code, error, duration), and deletion (pending
+ * deliveries are canceled).
  */
 
 import { useState } from "preact/hooks";
@@ -41,7 +42,8 @@ export function WebhookPage() {
 	const deliveries = useResource(
 		() => api.get<List<WebhookDelivery>>(`/webhooks/${id}/deliveries`, { limit: 20, after: pages.after }),
 		`${id}:${pages.after ?? ""}`,
-		{ refreshMs: (list) => (list.data.some((d) => d.status === "pending") ? REFRESH_MS : null) },
+		// New events can arrive at any time; the first page follows them.
+		{ refreshMs: () => (pages.after ? null : REFRESH_MS) },
 	);
 	const [error, setError] = useState<unknown>(undefined);
 
