@@ -13,9 +13,11 @@ export function parseMetrics(text: string): Sample[] {
 		const match = LINE.exec(line);
 		if (!match) continue;
 		const [, name = "", labelText = "", value = ""] = match;
+		const number = value === "+Inf" ? Number.POSITIVE_INFINITY : value === "-Inf" ? Number.NEGATIVE_INFINITY : Number(value);
+		if (Number.isNaN(number) && value !== "NaN") continue;
 		const labels: Record<string, string> = {};
 		for (const [, key = "", v = ""] of labelText.matchAll(LABEL)) labels[key] = v.replace(/\\(.)/g, "$1");
-		samples.push({ name, labels, value: Number(value) });
+		samples.push({ name, labels, value: number });
 	}
 	return samples;
 }

@@ -111,35 +111,3 @@ export type Template = TemplateListItem & {
 	subject?: string | null;
 	variables?: TemplateVariable[] | null;
 };
-
-/** Every provider Mailroom has an adapter for (src/providers/catalog.ts). */
-export const PROVIDER_NAMES = ["sandbox", "resend", "sendgrid", "postmark"] as const;
-
-/** Every status an email can have (src/db/schema.ts EMAIL_STATUSES). */
-export const EMAIL_STATUSES = [
-	"scheduled",
-	"queued",
-	"sending",
-	"sent",
-	"delivery_delayed",
-	"delivered",
-	"bounced",
-	"complained",
-	"failed",
-	"canceled",
-	"uncertain",
-] as const;
-
-/** Tenant webhook event types (src/db/schema.ts WEBHOOK_EVENT_TYPES). */
-export const WEBHOOK_EVENT_TYPES = [
-	"email.sent",
-	"email.delivered",
-	"email.delivery_delayed",
-	"email.bounced",
-	"email.complained",
-	"email.opened",
-	"email.clicked",
-	"email.failed",
-	"email.scheduled",
-	"email.canceled",
-] as const;

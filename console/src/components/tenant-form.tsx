@@ -3,7 +3,8 @@
  * create a tenant (`POST /admin/tenants`) and to change one (`PATCH /admin/tenants/:id`).
  */
 import { useState } from "preact/hooks";
-import { PROVIDER_NAMES, type Rate, type Tenant } from "../types";
+import { PROVIDER_NAMES, TENANT_DEFAULTS } from "../catalog";
+import type { Rate, Tenant } from "../types";
 import { Problem } from "./ui";
 
 export type TenantSettings = {
@@ -15,15 +16,8 @@ export type TenantSettings = {
 	providers: string[] | null;
 };
 
-/** The admin API's defaults for a new tenant (src/config.ts TENANT_DEFAULTS; test/console/constants.test.ts keeps them equal). */
-export const NEW_TENANT: TenantSettings = {
-	name: "",
-	allowed_from_domains: [],
-	api_rate: { per_second: 10, burst: 20 },
-	send_rate: { per_second: 10, burst: 100 },
-	daily_quota: 10_000,
-	providers: null,
-};
+/** A new tenant's form starts from the admin API's defaults. */
+export const NEW_TENANT: TenantSettings = { ...TENANT_DEFAULTS, name: "", allowed_from_domains: [], providers: null };
 
 export function settingsOf(tenant: Tenant): TenantSettings {
 	const { name, allowed_from_domains, api_rate, send_rate, daily_quota, providers } = tenant;

@@ -7,7 +7,8 @@ import { Loading, Notice, PageHeader, Pager, Problem, TableWrap, Time } from "..
 import { useCursorStack, useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
-import { type DeadLetter, type List, PROVIDER_NAMES, type Stats } from "../types";
+import { PROVIDER_NAMES } from "../catalog";
+import type { DeadLetter, List, Stats } from "../types";
 
 function ReplayControl({
 	letter,

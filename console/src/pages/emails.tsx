@@ -10,7 +10,8 @@ import { MOVING_STATUSES, statusLabel } from "../format";
 import { useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
-import { EMAIL_STATUSES, type EmailObject, type List } from "../types";
+import { EMAIL_STATUSES } from "../catalog";
+import type { EmailObject, List } from "../types";
 
 const REFRESH_MS = 3000;
 

@@ -10,18 +10,9 @@ import { Notice, PageHeader, Problem, TableWrap } from "../components/ui";
 import { useApiHas, useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api, useSession } from "../session";
+import { SANDBOX_ADDRESSES } from "../catalog";
 import type { List, Template, TemplateListItem, TemplateVariable } from "../types";
 
-/** The sandbox provider's behaviours by recipient local part (src/providers/sandbox.ts). */
-const SANDBOX_ADDRESSES: { local: string; does: string }[] = [
-	{ local: "delivered", does: "Sent, then delivered (any other address does the same)." },
-	{ local: "bounced", does: "Hard bounce: the email ends bounced and the address is suppressed." },
-	{ local: "complained", does: "Delivered, then marked as spam: the address is suppressed." },
-	{ local: "delayed", does: "Delivery delayed, then delivered." },
-	{ local: "rejected", does: "Refused by the provider at once: the email fails without retries." },
-	{ local: "flaky", does: "Fails twice with a temporary error (retried with backoff), then delivered." },
-	{ local: "slow", does: "The provider takes 2 seconds to answer, then delivered." },
-];
 const SANDBOX_DOMAIN = "example.org";
 const FROM_KEY = "mailroom.console.from";
 

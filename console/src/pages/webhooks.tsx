@@ -7,7 +7,8 @@ import { Loading, PageHeader, Problem, ShownOnce, StatusBadge, TableWrap, Time }
 import { useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
-import { type List, WEBHOOK_EVENT_TYPES, type Webhook } from "../types";
+import { WEBHOOK_EVENT_TYPES } from "../catalog";
+import type { List, Webhook } from "../types";
 
 export function WebhooksPage() {
 	const list = useResource(() => api.get<List<Webhook>>("/webhooks"), "webhooks");
