@@ -1,5 +1,5 @@
 /** The console's page URLs and who may see which: one list, read by the navigation, the router and sign-in. */
-import type { Session } from "./session";
+import type { Session } from "./types";
 
 export const BASE = "/console";
 export const SIGN_IN = `${BASE}/sign-in`;

@@ -5,8 +5,9 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { ApiProblem, apiRequest, type RequestOptions } from "./api";
+import type { Session } from "./types";
 
-export type Session = { kind: "tenant"; token: string; permission: "full_access" | "sending_access" } | { kind: "operator"; token: string };
+export type { Session };
 
 /** Why the last session ended and where the user was, so sign-in can say so and go back there. */
 export type Ended = { reason: "expired" | "signed_out"; returnTo: string };

@@ -1,5 +1,8 @@
 /** The API's shapes as the console reads them (src/routes/*.ts and src/schemas/*.ts are the source of truth). */
 
+/** Who is signed in (console/src/session.ts keeps it). */
+export type Session = { kind: "tenant"; token: string; permission: "full_access" | "sending_access" } | { kind: "operator"; token: string };
+
 export type List<T> = { object: "list"; has_more?: boolean; data: T[] };
 
 export type EmailObject = {

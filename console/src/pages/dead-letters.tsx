@@ -3,11 +3,11 @@
  * one again from a fresh attempt count, through the usual failover order or a provider chosen here.
  */
 import { useState } from "preact/hooks";
+import { PROVIDER_NAMES } from "../catalog";
 import { Loading, Notice, PageHeader, Pager, Problem, TableWrap, Time } from "../components/ui";
 import { useCursorStack, useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
-import { PROVIDER_NAMES } from "../catalog";
 import type { DeadLetter, List, Stats } from "../types";
 
 function ReplayControl({

@@ -5,12 +5,12 @@
 
 import { useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
+import { EMAIL_STATUSES } from "../catalog";
 import { Loading, PageHeader, Pager, Problem, StatusBadge, TableWrap, Time } from "../components/ui";
 import { MOVING_STATUSES, statusLabel } from "../format";
 import { useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
-import { EMAIL_STATUSES } from "../catalog";
 import type { EmailObject, List } from "../types";
 
 const REFRESH_MS = 3000;

@@ -6,11 +6,11 @@
 
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
+import { SANDBOX_ADDRESSES } from "../catalog";
 import { Notice, PageHeader, Problem, TableWrap } from "../components/ui";
 import { useApiHas, useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api, useSession } from "../session";
-import { SANDBOX_ADDRESSES } from "../catalog";
 import type { List, Template, TemplateListItem, TemplateVariable } from "../types";
 
 const SANDBOX_DOMAIN = "example.org";

@@ -3,11 +3,11 @@
  * signing secret once; each endpoint's page lists its deliveries and their attempts.
  */
 import { useState } from "preact/hooks";
+import { WEBHOOK_EVENT_TYPES } from "../catalog";
 import { Loading, PageHeader, Problem, ShownOnce, StatusBadge, TableWrap, Time } from "../components/ui";
 import { useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
-import { WEBHOOK_EVENT_TYPES } from "../catalog";
 import type { List, Webhook } from "../types";
 
 export function WebhooksPage() {
