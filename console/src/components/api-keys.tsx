@@ -6,7 +6,8 @@ import { useState } from "preact/hooks";
 import { useResource } from "../hooks";
 import { api } from "../session";
 import type { ApiKey, List } from "../types";
-import { Loading, Notice, Problem, ShownOnce, TableWrap, Time } from "./ui";
+import { ListTable } from "./table";
+import { Notice, Problem, ShownOnce, Time } from "./ui";
 
 export type ApiKeyPaths = { list: string; create: string; revoke: (id: string) => string };
 
@@ -53,48 +54,27 @@ export function ApiKeyManager({ paths, revokeWarning }: { paths: ApiKeyPaths; re
 			{created ? <ShownOnce title={`New API key “${created.name}”`} value={created.token} /> : null}
 			{revoked ? <Notice tone="good">{revoked}</Notice> : null}
 			<Problem error={error} />
-			<Problem error={keys.error} action="Could not load keys" />
-			{!keys.data && !keys.error ? <Loading what="API keys" /> : null}
-			{keys.data ? (
-				keys.data.data.length === 0 ? (
-					<p class="muted">No live keys.</p>
-				) : (
-					<TableWrap label="API keys">
-						<table>
-							<thead>
-								<tr>
-									<th scope="col">Name</th>
-									<th scope="col">Permission</th>
-									<th scope="col">Id</th>
-									<th scope="col">Created</th>
-									<th scope="col">
-										<span class="visually-hidden">Actions</span>
-									</th>
-								</tr>
-							</thead>
-							<tbody>
-								{keys.data.data.map((key) => (
-									<tr key={key.id}>
-										<td>{key.name}</td>
-										<td>{PERMISSION_WORDS[key.permission] ?? key.permission}</td>
-										<td class="wrap">
-											<code>{key.id}</code>
-										</td>
-										<td>
-											<Time iso={key.created_at} />
-										</td>
-										<td>
-											<button type="button" class="button danger small" aria-label={`Revoke ${key.name}`} onClick={() => revoke(key)}>
-												Revoke
-											</button>
-										</td>
-									</tr>
-								))}
-							</tbody>
-						</table>
-					</TableWrap>
-				)
-			) : null}
+			<ListTable
+				resource={keys}
+				what="API keys"
+				empty="No live keys."
+				rowKey={(key) => key.id}
+				columns={[
+					{ header: "Name", cell: (key) => key.name },
+					{ header: "Permission", cell: (key) => PERMISSION_WORDS[key.permission] ?? key.permission },
+					{ header: "Id", wrap: true, cell: (key) => <code>{key.id}</code> },
+					{ header: "Created", cell: (key) => <Time iso={key.created_at} /> },
+					{
+						header: "Actions",
+						hiddenHeader: true,
+						cell: (key) => (
+							<button type="button" class="button danger small" aria-label={`Revoke ${key.name}`} onClick={() => revoke(key)}>
+								Revoke
+							</button>
+						),
+					},
+				]}
+			/>
 			<form class="card form inline-form" onSubmit={create} aria-label="Create an API key">
 				<div class="field">
 					<label for="key-name">Name</label>

@@ -1,7 +1,8 @@
 /** Provider health as one table: circuit, current send rate, and whatever else the page knows about each provider. */
 import { formatPercent } from "../format";
 import type { Circuit } from "../types";
-import { StatusBadge, TableWrap } from "./ui";
+import { type Column, DataTable } from "./table";
+import { StatusBadge } from "./ui";
 
 export type ProviderRow = {
 	name: string;
@@ -23,54 +24,32 @@ const CIRCUIT_HINTS: Record<Circuit, string> = {
 	half_open: "one probe decides",
 };
 
+const COLUMNS: (Column<ProviderRow> & { needs?: keyof ProviderRow })[] = [
+	{ header: "Provider", rowHeader: true, cell: (r) => r.name },
+	{
+		header: "Circuit",
+		cell: (r) =>
+			r.circuit ? (
+				<>
+					<StatusBadge status={r.circuit} /> <span class="muted">{CIRCUIT_HINTS[r.circuit]}</span>
+				</>
+			) : (
+				<span class="muted">—</span>
+			),
+	},
+	{
+		header: "Rate (per s)",
+		numeric: true,
+		cell: (r) => (r.ratePerSecond === null ? "unlimited" : r.ratePerSecond.toFixed(r.ratePerSecond < 10 ? 2 : 0)),
+	},
+	{ header: "Error rate, 1 h", numeric: true, needs: "errorRate1h", cell: (r) => formatPercent(r.errorRate1h ?? null) },
+	{ header: "Attempts, 1 h", numeric: true, needs: "attempts1h", cell: (r) => r.attempts1h ?? 0 },
+	{ header: "Status lookups", needs: "reconcilable", cell: (r) => (r.reconcilable ? "yes" : "no") },
+	{ header: "Credentials", needs: "ready", cell: (r) => (r.ready ? "present" : `missing ${r.missing?.join(", ") || "?"}`) },
+];
+
+/** Only the columns some row has a value for: /stats and /metrics know different things. */
 export function ProviderTable({ rows, label }: { rows: ProviderRow[]; label: string }) {
-	const has = (key: keyof ProviderRow) => rows.some((r) => r[key] !== undefined);
-	return (
-		<TableWrap label={label}>
-			<table>
-				<thead>
-					<tr>
-						<th scope="col">Provider</th>
-						<th scope="col">Circuit</th>
-						<th scope="col" class="num">
-							Rate (per s)
-						</th>
-						{has("errorRate1h") ? (
-							<th scope="col" class="num">
-								Error rate, 1 h
-							</th>
-						) : null}
-						{has("attempts1h") ? (
-							<th scope="col" class="num">
-								Attempts, 1 h
-							</th>
-						) : null}
-						{has("reconcilable") ? <th scope="col">Status lookups</th> : null}
-						{has("ready") ? <th scope="col">Credentials</th> : null}
-					</tr>
-				</thead>
-				<tbody>
-					{rows.map((r) => (
-						<tr key={r.name}>
-							<th scope="row">{r.name}</th>
-							<td>
-								{r.circuit ? (
-									<>
-										<StatusBadge status={r.circuit} /> <span class="muted">{CIRCUIT_HINTS[r.circuit]}</span>
-									</>
-								) : (
-									<span class="muted">—</span>
-								)}
-							</td>
-							<td class="num">{r.ratePerSecond === null ? "unlimited" : r.ratePerSecond.toFixed(r.ratePerSecond < 10 ? 2 : 0)}</td>
-							{has("errorRate1h") ? <td class="num">{formatPercent(r.errorRate1h ?? null)}</td> : null}
-							{has("attempts1h") ? <td class="num">{r.attempts1h ?? 0}</td> : null}
-							{has("reconcilable") ? <td>{r.reconcilable ? "yes" : "no"}</td> : null}
-							{has("ready") ? <td>{r.ready ? "present" : `missing ${r.missing?.join(", ") || "?"}`}</td> : null}
-						</tr>
-					))}
-				</tbody>
-			</table>
-		</TableWrap>
-	);
+	const columns = COLUMNS.filter((c) => c.needs === undefined || rows.some((r) => r[c.needs as keyof ProviderRow] !== undefined));
+	return <DataTable label={label} rows={rows} columns={columns} rowKey={(r) => r.name} />;
 }

@@ -78,6 +78,18 @@ export function TableWrap({
 	);
 }
 
+export function Tags({ tags }: { tags: { name: string; value: string }[] }) {
+	return (
+		<>
+			{tags.map((t) => (
+				<span key={`${t.name}:${t.value}`} class="tag">
+					{t.name}:{t.value}
+				</span>
+			))}
+		</>
+	);
+}
+
 export function Time({ iso }: { iso: string | null | undefined }) {
 	if (!iso) return <span class="muted">—</span>;
 	return (

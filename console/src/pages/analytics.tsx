@@ -6,7 +6,8 @@
 import { useMemo, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { type ChartSeries, TimeChart } from "../components/chart";
-import { Loading, PageHeader, Problem, TableWrap } from "../components/ui";
+import { DataTable } from "../components/table";
+import { Loading, PageHeader, Problem } from "../components/ui";
 import { formatNumber } from "../format";
 import { useApiHas, useResource } from "../hooks";
 import { BASE } from "../paths";
@@ -28,6 +29,8 @@ const SERIES = [
 ] as const;
 
 const HOUR_MS = 3_600_000;
+
+type Bucket = Analytics["data"][number];
 
 function rangeWindow(range: RangeKey): { from: string; to: string } {
 	const { hours, group_by } = RANGES[range];
@@ -150,34 +153,15 @@ export function AnalyticsPage() {
 						<summary>
 							The numbers, {data.group_by} by {data.group_by}
 						</summary>
-						<TableWrap label="Analytics numbers">
-							<table>
-								<thead>
-									<tr>
-										<th scope="col">{data.group_by === "hour" ? "Hour" : "Day"}</th>
-										{SERIES.map((s) => (
-											<th key={s.key} scope="col" class="num">
-												{s.label}
-											</th>
-										))}
-									</tr>
-								</thead>
-								<tbody>
-									{data.data
-										.filter((b) => SERIES.some((s) => (b.counts[s.key] ?? 0) > 0))
-										.map((b) => (
-											<tr key={b.start}>
-												<th scope="row">{bucketLabel(b.start, data.group_by)}</th>
-												{SERIES.map((s) => (
-													<td key={s.key} class="num">
-														{formatNumber(b.counts[s.key] ?? 0)}
-													</td>
-												))}
-											</tr>
-										))}
-								</tbody>
-							</table>
-						</TableWrap>
+						<DataTable
+							label="Analytics numbers"
+							rows={data.data.filter((b) => SERIES.some((s) => (b.counts[s.key] ?? 0) > 0))}
+							rowKey={(b) => b.start}
+							columns={[
+								{ header: data.group_by === "hour" ? "Hour" : "Day", rowHeader: true, cell: (b) => bucketLabel(b.start, data.group_by) },
+								...SERIES.map((s) => ({ header: s.label, numeric: true, cell: (b: Bucket) => formatNumber(b.counts[s.key] ?? 0) })),
+							]}
+						/>
 						<p class="muted">Only {data.group_by === "hour" ? "hours" : "days"} with something in them are listed.</p>
 					</details>
 				</>

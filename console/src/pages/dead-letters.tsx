@@ -4,7 +4,8 @@
  */
 import { useState } from "preact/hooks";
 import { PROVIDER_NAMES } from "../catalog";
-import { Loading, Notice, PageHeader, Pager, Problem, TableWrap, Time } from "../components/ui";
+import { ListTable } from "../components/table";
+import { Notice, PageHeader, Pager, Problem, Time } from "../components/ui";
 import { useCursorStack, useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
@@ -72,63 +73,43 @@ export function DeadLettersPage() {
 				description="Emails that ran out of delivery attempts. Replay sends one again, from a fresh attempt count."
 			/>
 			{done ? <Notice tone="good">{done}</Notice> : null}
-			<Problem error={list.error} action="Could not load dead letters" />
-			{!list.data && !list.error ? <Loading what="dead letters" /> : null}
-			{list.data ? (
-				list.data.data.length === 0 ? (
-					<p class="muted">No dead letters. Emails that exhaust their attempts show up here.</p>
-				) : (
-					<TableWrap label="Dead letters">
-						<table>
-							<thead>
-								<tr>
-									<th scope="col">Email</th>
-									<th scope="col">Reason</th>
-									<th scope="col">Last provider</th>
-									<th scope="col" class="num">
-										Attempts
-									</th>
-									<th scope="col">Last error</th>
-									<th scope="col">Dead since</th>
-									<th scope="col">Replay</th>
-								</tr>
-							</thead>
-							<tbody>
-								{list.data.data.map((letter) => (
-									<tr key={letter.id}>
-										<td>{letter.email_id ? <a href={`${BASE}/emails/${letter.email_id}`}>{letter.email_id.slice(0, 8)}…</a> : "—"}</td>
-										<td>{letter.reason.replace(/_/g, " ")}</td>
-										<td>{letter.provider ?? "—"}</td>
-										<td class="num">{letter.attempts}</td>
-										<td class="wrap">{letter.last_error ?? "—"}</td>
-										<td>
-											<Time iso={letter.created_at} />
-										</td>
-										<td>
-											{letter.replayed_at ? (
-												<span>
-													Replayed <Time iso={letter.replayed_at} />
-												</span>
-											) : letter.email_id ? (
-												<ReplayControl
-													letter={letter}
-													providers={providers}
-													onDone={(message) => {
-														setDone(message);
-														list.reload();
-													}}
-												/>
-											) : (
-												<span class="muted">No email to replay</span>
-											)}
-										</td>
-									</tr>
-								))}
-							</tbody>
-						</table>
-					</TableWrap>
-				)
-			) : null}
+			<ListTable
+				resource={list}
+				what="dead letters"
+				empty="No dead letters. Emails that exhaust their attempts show up here."
+				rowKey={(letter) => letter.id}
+				columns={[
+					{
+						header: "Email",
+						cell: (letter) => (letter.email_id ? <a href={`${BASE}/emails/${letter.email_id}`}>{letter.email_id.slice(0, 8)}…</a> : "—"),
+					},
+					{ header: "Reason", cell: (letter) => letter.reason.replace(/_/g, " ") },
+					{ header: "Last provider", cell: (letter) => letter.provider ?? "—" },
+					{ header: "Attempts", numeric: true, cell: (letter) => letter.attempts },
+					{ header: "Last error", wrap: true, cell: (letter) => letter.last_error ?? "—" },
+					{ header: "Dead since", cell: (letter) => <Time iso={letter.created_at} /> },
+					{
+						header: "Replay",
+						cell: (letter) =>
+							letter.replayed_at ? (
+								<span>
+									Replayed <Time iso={letter.replayed_at} />
+								</span>
+							) : letter.email_id ? (
+								<ReplayControl
+									letter={letter}
+									providers={providers}
+									onDone={(message) => {
+										setDone(message);
+										list.reload();
+									}}
+								/>
+							) : (
+								<span class="muted">No email to replay</span>
+							),
+					},
+				]}
+			/>
 			<Pager label="Dead letter pages" onNewer={pages.back} onOlder={pages.forward(list.data?.data.at(-1)?.id, list.data?.has_more)} />
 		</>
 	);

@@ -6,7 +6,7 @@
 import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { useRoute } from "preact-iso";
-import { Loading, Notice, PageHeader, Problem, StatusBadge, TableWrap, Time } from "../components/ui";
+import { Loading, Notice, PageHeader, Problem, StatusBadge, TableWrap, Tags, Time } from "../components/ui";
 import { describeDetail, formatSeconds, MOVING_STATUSES } from "../format";
 import { useResource } from "../hooks";
 import { BASE } from "../paths";
@@ -170,11 +170,7 @@ export function EmailPage() {
 							<>
 								<dt>Tags</dt>
 								<dd>
-									{email.tags.map((t) => (
-										<span key={`${t.name}:${t.value}`} class="tag">
-											{t.name}:{t.value}
-										</span>
-									))}
+									<Tags tags={email.tags} />
 								</dd>
 							</>
 						) : null}

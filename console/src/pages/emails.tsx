@@ -6,7 +6,8 @@
 import { useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { EMAIL_STATUSES } from "../catalog";
-import { Loading, PageHeader, Pager, Problem, StatusBadge, TableWrap, Time } from "../components/ui";
+import { ListTable } from "../components/table";
+import { PageHeader, Pager, StatusBadge, Tags, Time } from "../components/ui";
 import { MOVING_STATUSES, statusLabel } from "../format";
 import { useResource } from "../hooks";
 import { BASE } from "../paths";
@@ -97,59 +98,30 @@ export function EmailsPage() {
 					) : null}
 				</div>
 			</form>
-			<Problem error={emails.error} action="Could not load emails" />
-			{!list && !emails.error ? <Loading what="emails" /> : null}
 			{list ? (
-				<>
-					<p class="muted" aria-live="polite">
-						{list.data.length === 0 ? "No emails match." : `${list.data.length} shown.`}
-						{moving ? " Some are still on their way: this list refreshes every few seconds." : ""}
-					</p>
-					{list.data.length > 0 ? (
-						<TableWrap label="Emails">
-							<table>
-								<thead>
-									<tr>
-										<th scope="col">Status</th>
-										<th scope="col">Subject</th>
-										<th scope="col">To</th>
-										<th scope="col">Tags</th>
-										<th scope="col">Created</th>
-									</tr>
-								</thead>
-								<tbody>
-									{list.data.map((email) => (
-										<tr key={email.id}>
-											<td>
-												<StatusBadge status={email.last_event} />
-											</td>
-											<td>
-												<a href={`${BASE}/emails/${email.id}`}>{email.subject || "(no subject)"}</a>
-											</td>
-											<td class="wrap">{email.to.join(", ")}</td>
-											<td>
-												{email.tags.map((t) => (
-													<span key={`${t.name}:${t.value}`} class="tag">
-														{t.name}:{t.value}
-													</span>
-												))}
-											</td>
-											<td>
-												<Time iso={email.created_at} />
-											</td>
-										</tr>
-									))}
-								</tbody>
-							</table>
-						</TableWrap>
-					) : null}
-					<Pager
-						label="Email pages"
-						onNewer={hasNewer && first ? () => route(href({ ...filters, before: first })) : undefined}
-						onOlder={hasOlder && last ? () => route(href({ ...filters, after: last })) : undefined}
-					/>
-				</>
+				<p class="muted" aria-live="polite">
+					{list.data.length > 0 ? `${list.data.length} shown.` : null}
+					{moving ? " Some are still on their way: this list refreshes every few seconds." : ""}
+				</p>
 			) : null}
+			<ListTable
+				resource={emails}
+				what="emails"
+				empty="No emails match."
+				rowKey={(email) => email.id}
+				columns={[
+					{ header: "Status", cell: (email) => <StatusBadge status={email.last_event} /> },
+					{ header: "Subject", cell: (email) => <a href={`${BASE}/emails/${email.id}`}>{email.subject || "(no subject)"}</a> },
+					{ header: "To", wrap: true, cell: (email) => email.to.join(", ") },
+					{ header: "Tags", cell: (email) => <Tags tags={email.tags} /> },
+					{ header: "Created", cell: (email) => <Time iso={email.created_at} /> },
+				]}
+			/>
+			<Pager
+				label="Email pages"
+				onNewer={hasNewer && first ? () => route(href({ ...filters, before: first })) : undefined}
+				onOlder={hasOlder && last ? () => route(href({ ...filters, after: last })) : undefined}
+			/>
 		</>
 	);
 }

@@ -7,7 +7,8 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { SANDBOX_ADDRESSES } from "../catalog";
-import { Notice, PageHeader, Problem, TableWrap } from "../components/ui";
+import { DataTable } from "../components/table";
+import { Notice, PageHeader, Problem } from "../components/ui";
 import { useApiHas, useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api, useSession } from "../session";
@@ -323,41 +324,36 @@ export function SendPage() {
 						With the sandbox provider (<code>PROVIDERS=sandbox</code>, the local default) the recipient's name before the @ decides what
 						happens. Any domain works.
 					</p>
-					<TableWrap label="Sandbox addresses">
-						<table>
-							<thead>
-								<tr>
-									<th scope="col">Address</th>
-									<th scope="col">What happens</th>
-									<th scope="col">
-										<span class="visually-hidden">Use</span>
-									</th>
-								</tr>
-							</thead>
-							<tbody>
-								{SANDBOX_ADDRESSES.map(({ local, does }) => (
-									<tr key={local}>
-										<td>
-											<code>
-												{local}@{SANDBOX_DOMAIN}
-											</code>
-										</td>
-										<td>{does}</td>
-										<td>
-											<button
-												type="button"
-												class="button secondary small"
-												aria-label={`Use ${local}@${SANDBOX_DOMAIN}`}
-												onClick={() => setTo(`${local}@${SANDBOX_DOMAIN}`)}
-											>
-												Use
-											</button>
-										</td>
-									</tr>
-								))}
-							</tbody>
-						</table>
-					</TableWrap>
+					<DataTable
+						label="Sandbox addresses"
+						rows={SANDBOX_ADDRESSES}
+						rowKey={(a) => a.local}
+						columns={[
+							{
+								header: "Address",
+								cell: ({ local }) => (
+									<code>
+										{local}@{SANDBOX_DOMAIN}
+									</code>
+								),
+							},
+							{ header: "What happens", wrap: true, cell: ({ does }) => does },
+							{
+								header: "Use",
+								hiddenHeader: true,
+								cell: ({ local }) => (
+									<button
+										type="button"
+										class="button secondary small"
+										aria-label={`Use ${local}@${SANDBOX_DOMAIN}`}
+										onClick={() => setTo(`${local}@${SANDBOX_DOMAIN}`)}
+									>
+										Use
+									</button>
+								),
+							},
+						]}
+					/>
 				</section>
 			</div>
 		</>

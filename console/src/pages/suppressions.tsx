@@ -3,7 +3,8 @@
  * add themselves; people add and remove them here. Listed alphabetically, paged by the last address.
  */
 import { useState } from "preact/hooks";
-import { Loading, Notice, PageHeader, Pager, Problem, TableWrap, Time } from "../components/ui";
+import { ListTable } from "../components/table";
+import { Notice, PageHeader, Pager, Problem, Time } from "../components/ui";
 import { useCursorStack, useResource } from "../hooks";
 import { api } from "../session";
 import type { List, Suppression } from "../types";
@@ -67,46 +68,27 @@ export function SuppressionsPage() {
 			</form>
 			{done ? <Notice tone="good">{done}</Notice> : null}
 			<Problem error={error} />
-			<Problem error={list.error} action="Could not load suppressions" />
-			{!list.data && !list.error ? <Loading what="suppressions" /> : null}
-			{list.data ? (
-				list.data.data.length === 0 ? (
-					<p class="muted">No suppressed addresses{after ? " on this page" : ""}.</p>
-				) : (
-					<TableWrap label="Suppressed addresses">
-						<table>
-							<thead>
-								<tr>
-									<th scope="col">Address</th>
-									<th scope="col">Reason</th>
-									<th scope="col">Source</th>
-									<th scope="col">Since</th>
-									<th scope="col">
-										<span class="visually-hidden">Actions</span>
-									</th>
-								</tr>
-							</thead>
-							<tbody>
-								{list.data.data.map((s) => (
-									<tr key={s.email}>
-										<td>{s.email}</td>
-										<td>{s.reason}</td>
-										<td class="wrap">{s.source}</td>
-										<td>
-											<Time iso={s.created_at} />
-										</td>
-										<td>
-											<button type="button" class="button secondary small" aria-label={`Remove ${s.email}`} onClick={() => remove(s.email)}>
-												Remove
-											</button>
-										</td>
-									</tr>
-								))}
-							</tbody>
-						</table>
-					</TableWrap>
-				)
-			) : null}
+			<ListTable
+				resource={list}
+				what="suppressed addresses"
+				empty={`No suppressed addresses${after ? " on this page" : ""}.`}
+				rowKey={(s) => s.email}
+				columns={[
+					{ header: "Address", cell: (s) => s.email },
+					{ header: "Reason", cell: (s) => s.reason },
+					{ header: "Source", wrap: true, cell: (s) => s.source },
+					{ header: "Since", cell: (s) => <Time iso={s.created_at} /> },
+					{
+						header: "Actions",
+						hiddenHeader: true,
+						cell: (s) => (
+							<button type="button" class="button secondary small" aria-label={`Remove ${s.email}`} onClick={() => remove(s.email)}>
+								Remove
+							</button>
+						),
+					},
+				]}
+			/>
 			<Pager
 				label="Suppression pages"
 				onNewer={pages.back}

@@ -6,7 +6,8 @@
 
 import { useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
-import { Loading, PageHeader, Pager, Problem, StatusBadge, TableWrap, Time } from "../components/ui";
+import { ListTable } from "../components/table";
+import { PageHeader, Pager, Problem, StatusBadge, Time } from "../components/ui";
 import { useCursorStack, useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
@@ -89,51 +90,29 @@ export function WebhookPage() {
 			) : null}
 			<section aria-labelledby="deliveries-heading">
 				<h2 id="deliveries-heading">Deliveries</h2>
-				<Problem error={deliveries.error} action="Could not load deliveries" />
-				{!deliveries.data && !deliveries.error ? <Loading what="deliveries" /> : null}
-				{deliveries.data ? (
-					deliveries.data.data.length === 0 ? (
-						<p class="muted">Nothing delivered to this endpoint yet.</p>
-					) : (
-						<TableWrap label="Deliveries">
-							<table>
-								<thead>
-									<tr>
-										<th scope="col">Event</th>
-										<th scope="col">Email</th>
-										<th scope="col">Status</th>
-										<th scope="col">Last answer</th>
-										<th scope="col">Attempts</th>
-										<th scope="col">Created</th>
-									</tr>
-								</thead>
-								<tbody>
-									{deliveries.data.data.map((d) => (
-										<tr key={d.id}>
-											<td>{d.event_type}</td>
-											<td>
-												<a href={`${BASE}/emails/${d.email_id}`}>{d.email_id.slice(0, 8)}…</a>
-											</td>
-											<td>
-												<StatusBadge status={d.status} />
-											</td>
-											<td class="wrap">
-												{d.last_status_code === null ? "—" : `HTTP ${d.last_status_code}`}
-												{d.last_error ? <span class="error-text"> · {d.last_error}</span> : null}
-											</td>
-											<td>
-												<Attempts delivery={d} />
-											</td>
-											<td>
-												<Time iso={d.created_at} />
-											</td>
-										</tr>
-									))}
-								</tbody>
-							</table>
-						</TableWrap>
-					)
-				) : null}
+				<ListTable
+					resource={deliveries}
+					what="deliveries"
+					empty="Nothing delivered to this endpoint yet."
+					rowKey={(d) => d.id}
+					columns={[
+						{ header: "Event", cell: (d) => d.event_type },
+						{ header: "Email", cell: (d) => <a href={`${BASE}/emails/${d.email_id}`}>{d.email_id.slice(0, 8)}…</a> },
+						{ header: "Status", cell: (d) => <StatusBadge status={d.status} /> },
+						{
+							header: "Last answer",
+							wrap: true,
+							cell: (d) => (
+								<>
+									{d.last_status_code === null ? "—" : `HTTP ${d.last_status_code}`}
+									{d.last_error ? <span class="error-text"> · {d.last_error}</span> : null}
+								</>
+							),
+						},
+						{ header: "Attempts", cell: (d) => <Attempts delivery={d} /> },
+						{ header: "Created", cell: (d) => <Time iso={d.created_at} /> },
+					]}
+				/>
 				<Pager
 					label="Delivery pages"
 					onNewer={pages.back}

@@ -4,7 +4,8 @@
  */
 import { useState } from "preact/hooks";
 import { WEBHOOK_EVENT_TYPES } from "../catalog";
-import { Loading, PageHeader, Problem, ShownOnce, StatusBadge, TableWrap, Time } from "../components/ui";
+import { ListTable } from "../components/table";
+import { PageHeader, Problem, ShownOnce, StatusBadge, Time } from "../components/ui";
 import { useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
@@ -52,42 +53,18 @@ export function WebhooksPage() {
 					</p>
 				</ShownOnce>
 			) : null}
-			<Problem error={list.error} action="Could not load webhooks" />
-			{!list.data && !list.error ? <Loading what="webhooks" /> : null}
-			{list.data ? (
-				list.data.data.length === 0 ? (
-					<p class="muted">No endpoints yet.</p>
-				) : (
-					<TableWrap label="Webhook endpoints">
-						<table>
-							<thead>
-								<tr>
-									<th scope="col">Endpoint</th>
-									<th scope="col">Events</th>
-									<th scope="col">Status</th>
-									<th scope="col">Created</th>
-								</tr>
-							</thead>
-							<tbody>
-								{list.data.data.map((w) => (
-									<tr key={w.id}>
-										<td class="wrap">
-											<a href={`${BASE}/webhooks/${w.id}`}>{w.endpoint}</a>
-										</td>
-										<td class="wrap">{w.events.join(", ")}</td>
-										<td>
-											<StatusBadge status={w.status} />
-										</td>
-										<td>
-											<Time iso={w.created_at} />
-										</td>
-									</tr>
-								))}
-							</tbody>
-						</table>
-					</TableWrap>
-				)
-			) : null}
+			<ListTable
+				resource={list}
+				what="webhook endpoints"
+				empty="No endpoints yet."
+				rowKey={(w) => w.id}
+				columns={[
+					{ header: "Endpoint", wrap: true, cell: (w) => <a href={`${BASE}/webhooks/${w.id}`}>{w.endpoint}</a> },
+					{ header: "Events", wrap: true, cell: (w) => w.events.join(", ") },
+					{ header: "Status", cell: (w) => <StatusBadge status={w.status} /> },
+					{ header: "Created", cell: (w) => <Time iso={w.created_at} /> },
+				]}
+			/>
 			<form class="card form" onSubmit={create} aria-labelledby="new-webhook-heading">
 				<h2 id="new-webhook-heading">Add an endpoint</h2>
 				<label for="webhook-endpoint">Endpoint URL</label>

@@ -2,8 +2,9 @@
 
 import { useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
+import { ListTable } from "../../components/table";
 import { NEW_TENANT, TenantForm } from "../../components/tenant-form";
-import { Loading, PageHeader, Pager, Problem, TableWrap, Time } from "../../components/ui";
+import { PageHeader, Pager, Time } from "../../components/ui";
 import { formatNumber } from "../../format";
 import { useCursorStack, useResource } from "../../hooks";
 import { BASE } from "../../paths";
@@ -34,52 +35,21 @@ export function TenantsPage() {
 					}}
 				/>
 			) : null}
-			<Problem error={tenants.error} action="Could not load tenants" />
-			{!tenants.data && !tenants.error ? <Loading what="tenants" /> : null}
-			{tenants.data ? (
-				<TableWrap label="Tenants">
-					<table>
-						<thead>
-							<tr>
-								<th scope="col">Name</th>
-								<th scope="col">Sender domains</th>
-								<th scope="col" class="num">
-									API rate
-								</th>
-								<th scope="col" class="num">
-									Send rate
-								</th>
-								<th scope="col" class="num">
-									Daily quota
-								</th>
-								<th scope="col">Providers</th>
-								<th scope="col">Created</th>
-							</tr>
-						</thead>
-						<tbody>
-							{tenants.data.data.map((t) => (
-								<tr key={t.id}>
-									<td>
-										<a href={`${BASE}/tenants/${t.id}`}>{t.name}</a>
-									</td>
-									<td class="wrap">{t.allowed_from_domains.join(", ")}</td>
-									<td class="num">
-										{t.api_rate.per_second}/s, burst {t.api_rate.burst}
-									</td>
-									<td class="num">
-										{t.send_rate.per_second}/s, burst {t.send_rate.burst}
-									</td>
-									<td class="num">{formatNumber(t.daily_quota)}</td>
-									<td>{t.providers?.join(" → ") ?? <span class="muted">deployment default</span>}</td>
-									<td>
-										<Time iso={t.created_at} />
-									</td>
-								</tr>
-							))}
-						</tbody>
-					</table>
-				</TableWrap>
-			) : null}
+			<ListTable
+				resource={tenants}
+				what="tenants"
+				empty="No tenants yet."
+				rowKey={(t) => t.id}
+				columns={[
+					{ header: "Name", cell: (t) => <a href={`${BASE}/tenants/${t.id}`}>{t.name}</a> },
+					{ header: "Sender domains", wrap: true, cell: (t) => t.allowed_from_domains.join(", ") },
+					{ header: "API rate", numeric: true, cell: (t) => `${t.api_rate.per_second}/s, burst ${t.api_rate.burst}` },
+					{ header: "Send rate", numeric: true, cell: (t) => `${t.send_rate.per_second}/s, burst ${t.send_rate.burst}` },
+					{ header: "Daily quota", numeric: true, cell: (t) => formatNumber(t.daily_quota) },
+					{ header: "Providers", cell: (t) => t.providers?.join(" → ") ?? <span class="muted">deployment default</span> },
+					{ header: "Created", cell: (t) => <Time iso={t.created_at} /> },
+				]}
+			/>
 			<Pager label="Tenant pages" onNewer={pages.back} onOlder={pages.forward(tenants.data?.data.at(-1)?.id, tenants.data?.has_more)} />
 		</>
 	);
