@@ -7,14 +7,7 @@ import { PROVIDER_NAMES, TENANT_DEFAULTS } from "../catalog";
 import type { Rate, Tenant } from "../types";
 import { Problem } from "./ui";
 
-export type TenantSettings = {
-	name: string;
-	allowed_from_domains: string[];
-	api_rate: Rate;
-	send_rate: Rate;
-	daily_quota: number;
-	providers: string[] | null;
-};
+export type TenantSettings = Pick<Tenant, "name" | "allowed_from_domains" | "api_rate" | "send_rate" | "daily_quota" | "providers">;
 
 /** A new tenant's form starts from the admin API's defaults. */
 export const NEW_TENANT: TenantSettings = { ...TENANT_DEFAULTS, name: "", allowed_from_domains: [], providers: null };
@@ -42,6 +35,37 @@ function NumberField({
 			<label for={id}>{label}</label>
 			<input id={id} type="number" min="0" step={step} value={value} onInput={(e) => onChange(Number(e.currentTarget.value))} />
 		</div>
+	);
+}
+
+/** A token bucket: a steady rate and the burst it allows. */
+function RateFields({
+	idPrefix,
+	legend,
+	perSecondLabel,
+	rate,
+	onChange,
+}: {
+	idPrefix: string;
+	legend: string;
+	perSecondLabel: string;
+	rate: Rate;
+	onChange: (rate: Rate) => void;
+}) {
+	return (
+		<fieldset>
+			<legend>{legend}</legend>
+			<div class="row">
+				<NumberField
+					id={`${idPrefix}-rate`}
+					label={perSecondLabel}
+					step="any"
+					value={rate.per_second}
+					onChange={(n) => onChange({ ...rate, per_second: n })}
+				/>
+				<NumberField id={`${idPrefix}-burst`} label="Burst" value={rate.burst} onChange={(n) => onChange({ ...rate, burst: n })} />
+			</div>
+		</fieldset>
 	);
 }
 
@@ -101,42 +125,20 @@ export function TenantForm({
 				onInput={(e) => setDomains(e.currentTarget.value)}
 			/>
 			<p class="hint">The tenant may send from these domains and their subdomains. Separate with commas.</p>
-			<fieldset>
-				<legend>API requests</legend>
-				<div class="row">
-					<NumberField
-						id={id("api-rate")}
-						label="Per second"
-						step="any"
-						value={s.api_rate.per_second}
-						onChange={(n) => setS({ ...s, api_rate: { ...s.api_rate, per_second: n } })}
-					/>
-					<NumberField
-						id={id("api-burst")}
-						label="Burst"
-						value={s.api_rate.burst}
-						onChange={(n) => setS({ ...s, api_rate: { ...s.api_rate, burst: n } })}
-					/>
-				</div>
-			</fieldset>
-			<fieldset>
-				<legend>Sending pace</legend>
-				<div class="row">
-					<NumberField
-						id={id("send-rate")}
-						label="Emails per second"
-						step="any"
-						value={s.send_rate.per_second}
-						onChange={(n) => setS({ ...s, send_rate: { ...s.send_rate, per_second: n } })}
-					/>
-					<NumberField
-						id={id("send-burst")}
-						label="Burst"
-						value={s.send_rate.burst}
-						onChange={(n) => setS({ ...s, send_rate: { ...s.send_rate, burst: n } })}
-					/>
-				</div>
-			</fieldset>
+			<RateFields
+				idPrefix={id("api")}
+				legend="API requests"
+				perSecondLabel="Per second"
+				rate={s.api_rate}
+				onChange={(api_rate) => setS({ ...s, api_rate })}
+			/>
+			<RateFields
+				idPrefix={id("send")}
+				legend="Sending pace"
+				perSecondLabel="Emails per second"
+				rate={s.send_rate}
+				onChange={(send_rate) => setS({ ...s, send_rate })}
+			/>
 			<NumberField
 				id={id("quota")}
 				label="Daily quota (emails per UTC day)"

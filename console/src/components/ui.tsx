@@ -2,7 +2,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { describeProblem } from "../api";
-import { formatDateTime, formatRelative, statusLabel, statusTone } from "../format";
+import { formatDateTime, formatNumber, formatRelative, statusLabel, statusTone } from "../format";
 
 export function StatusBadge({ status }: { status: string }) {
 	return <span class={`badge badge-${statusTone(status)}`}>{statusLabel(status)}</span>;
@@ -76,6 +76,34 @@ export function TableWrap({
 			{children}
 		</div>
 	);
+}
+
+export type Stat = { label: string; value: string; href?: string };
+
+/** Numbers as labelled tiles; a tile with `href` links to the list behind the number. */
+export function StatGrid({ stats, label }: { stats: Stat[]; label: string }) {
+	return (
+		<ul class="stat-grid" aria-label={label}>
+			{stats.map((s) => {
+				const body = (
+					<>
+						<span class="stat-label">{s.label}</span>
+						<span class="stat-value">{s.value}</span>
+					</>
+				);
+				return <li key={s.label}>{s.href ? <a href={s.href}>{body}</a> : <div class="stat">{body}</div>}</li>;
+			})}
+		</ul>
+	);
+}
+
+/** `{status: count}` as tiles, statuses in words. */
+export function statusStats(counts: Record<string, number>, href?: (status: string) => string): Stat[] {
+	return Object.entries(counts).map(([status, n]) => ({
+		label: statusLabel(status),
+		value: formatNumber(n),
+		...(href ? { href: href(status) } : {}),
+	}));
 }
 
 export function Tags({ tags }: { tags: { name: string; value: string }[] }) {

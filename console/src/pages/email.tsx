@@ -136,24 +136,20 @@ export function EmailPage() {
 						<dd>{email.from}</dd>
 						<dt>To</dt>
 						<dd>{email.to.join(", ")}</dd>
-						{email.cc.length > 0 ? (
-							<>
-								<dt>Cc</dt>
-								<dd>{email.cc.join(", ")}</dd>
-							</>
-						) : null}
-						{email.bcc.length > 0 ? (
-							<>
-								<dt>Bcc</dt>
-								<dd>{email.bcc.join(", ")}</dd>
-							</>
-						) : null}
-						{email.reply_to.length > 0 ? (
-							<>
-								<dt>Reply to</dt>
-								<dd>{email.reply_to.join(", ")}</dd>
-							</>
-						) : null}
+						{(
+							[
+								["Cc", email.cc],
+								["Bcc", email.bcc],
+								["Reply to", email.reply_to],
+							] as const
+						).map(([label, addresses]) =>
+							addresses.length > 0 ? (
+								<Fragment key={label}>
+									<dt>{label}</dt>
+									<dd>{addresses.join(", ")}</dd>
+								</Fragment>
+							) : null,
+						)}
 						<dt>Created</dt>
 						<dd>
 							<Time iso={email.created_at} />

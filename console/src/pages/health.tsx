@@ -1,7 +1,7 @@
 /** The tenant's sending at a glance (`GET /stats`): emails by status, what is waiting, and provider health. */
 import { ProviderTable } from "../components/providers";
-import { Loading, PageHeader, Problem } from "../components/ui";
-import { formatNumber, formatSeconds, statusLabel } from "../format";
+import { Loading, PageHeader, Problem, StatGrid, statusStats } from "../components/ui";
+import { formatNumber, formatSeconds } from "../format";
 import { useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
@@ -30,16 +30,7 @@ export function HealthPage() {
 					</section>
 					<section aria-labelledby="by-status-heading">
 						<h2 id="by-status-heading">Emails by status</h2>
-						<ul class="stat-grid">
-							{Object.entries(data.emails).map(([status, n]) => (
-								<li key={status}>
-									<a href={`${BASE}/emails?status=${status}`}>
-										<span class="stat-label">{statusLabel(status)}</span>
-										<span class="stat-value">{formatNumber(n)}</span>
-									</a>
-								</li>
-							))}
-						</ul>
+						<StatGrid label="Emails by status" stats={statusStats(data.emails, (status) => `${BASE}/emails?status=${status}`)} />
 					</section>
 					<section aria-labelledby="providers-heading">
 						<h2 id="providers-heading">Providers, in failover order</h2>

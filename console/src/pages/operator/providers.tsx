@@ -4,8 +4,8 @@
  * tenant, on each tenant's Health page (`GET /stats`).
  */
 import { ProviderTable } from "../../components/providers";
-import { Loading, PageHeader, Problem } from "../../components/ui";
-import { formatNumber, formatSeconds, statusLabel } from "../../format";
+import { Loading, PageHeader, Problem, StatGrid, statusStats } from "../../components/ui";
+import { formatNumber, formatSeconds } from "../../format";
 import { useResource } from "../../hooks";
 import { byLabel, parseMetrics, single } from "../../metrics";
 import { api } from "../../session";
@@ -74,46 +74,23 @@ export function ProvidersPage() {
 					</section>
 					<section aria-labelledby="totals-heading">
 						<h2 id="totals-heading">Totals</h2>
-						<ul class="stat-grid">
-							<li>
-								<span class="stat-label">Tenants</span>
-								<span class="stat-value">{formatNumber(single(samples, "mailroom_tenants") ?? 0)}</span>
-							</li>
-							<li>
-								<span class="stat-label">Dead letters not replayed</span>
-								<span class="stat-value">{formatNumber(single(samples, "mailroom_dead_letters") ?? 0)}</span>
-							</li>
-							<li>
-								<span class="stat-label">Oldest pending email</span>
-								<span class="stat-value">{oldest ? formatSeconds(oldest) : "none"}</span>
-							</li>
-							<li>
-								<span class="stat-label">Unmatched provider events</span>
-								<span class="stat-value">{formatNumber(single(samples, "mailroom_unmatched_provider_events") ?? 0)}</span>
-							</li>
-						</ul>
+						<StatGrid
+							label="Totals"
+							stats={[
+								{ label: "Tenants", value: formatNumber(single(samples, "mailroom_tenants") ?? 0) },
+								{ label: "Dead letters not replayed", value: formatNumber(single(samples, "mailroom_dead_letters") ?? 0) },
+								{ label: "Oldest pending email", value: oldest ? formatSeconds(oldest) : "none" },
+								{ label: "Unmatched provider events", value: formatNumber(single(samples, "mailroom_unmatched_provider_events") ?? 0) },
+							]}
+						/>
 					</section>
 					<section aria-labelledby="emails-heading">
 						<h2 id="emails-heading">Emails by status</h2>
-						<ul class="stat-grid">
-							{Object.entries(emails).map(([status, n]) => (
-								<li key={status}>
-									<span class="stat-label">{statusLabel(status)}</span>
-									<span class="stat-value">{formatNumber(n)}</span>
-								</li>
-							))}
-						</ul>
+						<StatGrid label="Emails by status" stats={statusStats(emails)} />
 					</section>
 					<section aria-labelledby="deliveries-heading">
 						<h2 id="deliveries-heading">Webhook deliveries by status</h2>
-						<ul class="stat-grid">
-							{Object.entries(deliveries).map(([status, n]) => (
-								<li key={status}>
-									<span class="stat-label">{statusLabel(status)}</span>
-									<span class="stat-value">{formatNumber(n)}</span>
-								</li>
-							))}
-						</ul>
+						<StatGrid label="Webhook deliveries by status" stats={statusStats(deliveries)} />
 					</section>
 				</>
 			) : null}
