@@ -38,7 +38,7 @@ export default defineConfig({
 	],
 	test: {
 		include: ["test/**/*.test.ts"],
-		exclude: ["test/e2e/**", "node_modules/**"],
+		exclude: ["test/e2e/**", "test/scripts/**", "node_modules/**"],
 		setupFiles: ["./test/helpers/apply-migrations.ts"],
 		// Prism mocks of the Resend and SendGrid specs for the provider conformance tests (test/providers).
 		globalSetup: ["./test/helpers/prism-setup.ts"],

@@ -1,13 +1,14 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * End-to-end tests: a real `wrangler dev` (started by the tests themselves) driven over HTTP by the official
- * `resend` SDK, and the console driven in Debian's chromium by playwright-core. Plain Node, no Workers pool: the
+ * Node-side tests. test/e2e: a real `wrangler dev` (started by the tests themselves) driven over HTTP by the official
+ * `resend` SDK and by the smoke script, and the console driven in Debian's chromium by playwright-core. test/scripts:
+ * the operator scripts (deploy against a stub wrangler, the generated environments). Plain Node, no Workers pool: the
  * Worker runs in wrangler's workerd, not in the test process.
  */
 export default defineConfig({
 	test: {
-		include: ["test/e2e/**/*.test.ts"],
+		include: ["test/e2e/**/*.test.ts", "test/scripts/**/*.test.ts"],
 		// Builds the console and makes sure chromium is there (the console's browser test).
 		globalSetup: ["./test/e2e/global-setup.ts"],
 		environment: "node",

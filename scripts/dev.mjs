@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run dev`: local Mailroom with the sandbox provider (DESIGN §8).
+ * `npm run dev`: local Mailroom with the sandbox provider (docs/architecture.md, "Local run and tests").
  *
  * Creates .dev.vars with a random ADMIN_TOKEN when it is missing, builds the console when its sources changed
  * (dist/public, served by the Worker at /console), applies the local D1 migrations, runs
@@ -26,7 +26,7 @@ async function ensureDevVars() {
 	const text = [
 		"# Created by `npm run dev`. Local secrets for `wrangler dev`; see .dev.vars.example for everything else.",
 		`ADMIN_TOKEN="${token}"`,
-		"# Lets tenant webhooks target http:// and loopback hosts locally (DESIGN §7).",
+		"# Lets tenant webhooks and attachment paths use http:// and loopback hosts locally (docs/architecture.md, URL policy).",
 		'ALLOW_HTTP_WEBHOOKS="true"',
 		"",
 	].join("\n");

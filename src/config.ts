@@ -1,5 +1,5 @@
 /**
- * Typed configuration, parsed once per `env` object from wrangler vars and secrets (DESIGN §2).
+ * Typed configuration, parsed once per `env` object from wrangler vars and secrets (docs/architecture.md, "Bindings and configuration").
  * A missing or malformed value fails loudly at the first request instead of misbehaving later.
  */
 import { z } from "zod";
@@ -10,8 +10,11 @@ const boolVar = z
 	.default("false")
 	.transform((v) => v === "true" || v === "1");
 
+/** Shorter admin tokens are refused at the first request (and by `npm run deploy` before it uploads one). */
+export const ADMIN_TOKEN_MIN_LENGTH = 16;
+
 const ConfigSchema = z.object({
-	ADMIN_TOKEN: z.string().min(16, "ADMIN_TOKEN must be at least 16 characters"),
+	ADMIN_TOKEN: z.string().min(ADMIN_TOKEN_MIN_LENGTH, `ADMIN_TOKEN must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters`),
 	PROVIDERS: z
 		.string()
 		.default("sandbox")
@@ -25,7 +28,10 @@ const ConfigSchema = z.object({
 	RETRY_BASE_SECONDS: intVar(30, 1),
 	RETRY_MAX_SECONDS: intVar(3600, 1),
 	SEND_LEASE_SECONDS: intVar(120, 10),
+	PROVIDER_TIMEOUT_MS: intVar(15_000, 1),
+	ATTACHMENT_TIMEOUT_MS: intVar(10_000, 1),
 	RECONCILE_AFTER_SECONDS: intVar(900, 60),
+	UNRESOLVED_AFTER_SECONDS: intVar(86_400, 60),
 	RETENTION_DAYS: intVar(30, 1),
 	ALLOW_HTTP_WEBHOOKS: boolVar,
 	MAX_ATTACHMENT_BYTES: intVar(10 * 1024 * 1024, 1),
@@ -54,7 +60,13 @@ export type Config = {
 	retryBaseSeconds: number;
 	retryMaxSeconds: number;
 	sendLeaseSeconds: number;
+	/** One provider call may take this long; its outcome is then `uncertain`. */
+	providerTimeoutMs: number;
+	/** All `path` attachment downloads of one email, bodies included, within this time. */
+	attachmentTimeoutMs: number;
 	reconcileAfterSeconds: number;
+	/** An `uncertain` email still unresolved this long into its episode ends `failed` (`unresolved_at_provider`). */
+	unresolvedAfterSeconds: number;
 	retentionDays: number;
 	allowHttpWebhooks: boolean;
 	maxAttachmentBytes: number;
@@ -83,6 +95,12 @@ export const DEFAULT_PROVIDER_RATES: Record<string, { per_second: number; burst:
  * another; 12 h is safe everywhere. Schedules further out stay `scheduled` in D1 for the release cron.
  */
 export const QUEUE_MAX_DELAY_SECONDS = 43_200;
+
+/**
+ * Time an attempt keeps in hand after its provider call for recording the outcome: a call is started only when the
+ * lease covers its worst case (attachment downloads, the provider's timeout) plus this.
+ */
+export const LEASE_MARGIN_MS = 5_000;
 
 /** How long an idempotency key is remembered (Resend: 24 h). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -126,6 +144,12 @@ export function getConfig(env: Env): Config {
 		throw new Error(`Invalid configuration: ${z.prettifyError(parsed.error)}`);
 	}
 	const v = parsed.data;
+	const worstCall = v.ATTACHMENT_TIMEOUT_MS + v.PROVIDER_TIMEOUT_MS + LEASE_MARGIN_MS;
+	if (v.SEND_LEASE_SECONDS * 1000 < worstCall) {
+		throw new Error(
+			`Invalid configuration: SEND_LEASE_SECONDS (${v.SEND_LEASE_SECONDS}) must cover one send's worst case, ATTACHMENT_TIMEOUT_MS + PROVIDER_TIMEOUT_MS + ${LEASE_MARGIN_MS} ms = ${worstCall} ms`,
+		);
+	}
 	const config: Config = {
 		adminToken: v.ADMIN_TOKEN,
 		providers: v.PROVIDERS.length > 0 ? v.PROVIDERS : ["sandbox"],
@@ -133,7 +157,10 @@ export function getConfig(env: Env): Config {
 		retryBaseSeconds: v.RETRY_BASE_SECONDS,
 		retryMaxSeconds: v.RETRY_MAX_SECONDS,
 		sendLeaseSeconds: v.SEND_LEASE_SECONDS,
+		providerTimeoutMs: v.PROVIDER_TIMEOUT_MS,
+		attachmentTimeoutMs: v.ATTACHMENT_TIMEOUT_MS,
 		reconcileAfterSeconds: v.RECONCILE_AFTER_SECONDS,
+		unresolvedAfterSeconds: v.UNRESOLVED_AFTER_SECONDS,
 		retentionDays: v.RETENTION_DAYS,
 		allowHttpWebhooks: v.ALLOW_HTTP_WEBHOOKS,
 		maxAttachmentBytes: v.MAX_ATTACHMENT_BYTES,

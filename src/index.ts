@@ -2,6 +2,7 @@
 import { createApp } from "./app";
 import { handleScheduled } from "./cron";
 import { benchMetricsEnabled, instrumented, type Phase } from "./lib/bench-metrics";
+import { limiterFaultRate, withLimiterFaults } from "./lib/chaos-faults";
 import { handleQueue } from "./queue";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
@@ -18,7 +19,10 @@ function phaseOf(request: Request): Phase {
 
 export default {
 	fetch: (request, env, ctx) => app.fetch(request, benchMetricsEnabled(env) ? instrumented(env, phaseOf(request)) : env, ctx),
-	queue: (batch, env, ctx) =>
-		handleQueue(batch, benchMetricsEnabled(env) ? instrumented(env, batch.queue === "mailroom-send" ? "consume" : "webhook") : env, ctx),
+	queue: (batch, env, ctx) => {
+		const measured = benchMetricsEnabled(env) ? instrumented(env, batch.queue === "mailroom-send" ? "consume" : "webhook") : env;
+		const faults = limiterFaultRate(env);
+		return handleQueue(batch, faults > 0 ? withLimiterFaults(measured, faults) : measured, ctx);
+	},
 	scheduled: (controller, env, ctx) => handleScheduled(controller, benchMetricsEnabled(env) ? instrumented(env, "cron") : env, ctx),
 } satisfies ExportedHandler<Env>;

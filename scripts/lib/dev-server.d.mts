@@ -73,3 +73,12 @@ export declare const DEV_TENANT_LIMITS: {
 };
 
 export declare function ensureDevTenant(options: EnsureDevTenantOptions): Promise<DevTenant>;
+
+export declare function request(
+	url: string,
+	method: string,
+	pathname: string,
+	token: string,
+	body?: unknown,
+	options?: { timeoutMs?: number },
+): Promise<{ status: number; json: unknown; text: string }>;

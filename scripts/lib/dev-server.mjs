@@ -232,12 +232,23 @@ function describeExit({ code, signal }) {
 	return signal ? `signal ${signal}` : `exit code ${code}`;
 }
 
-/** A fetch to the dev server that returns the status and the parsed JSON body (or the text). */
-async function request(url, method, pathname, token, body) {
+/**
+ * A JSON request to a Mailroom (the dev server, or a deployed one for the smoke test) that returns the status and the
+ * parsed JSON body (or the text). Network failures reject, as `fetch` does.
+ *
+ * @param {string} url origin
+ * @param {string} method
+ * @param {string} pathname
+ * @param {string} token bearer token (API key or ADMIN_TOKEN)
+ * @param {unknown} [body] sent as JSON
+ * @param {{ timeoutMs?: number }} [options]
+ */
+export async function request(url, method, pathname, token, body, { timeoutMs } = {}) {
 	const res = await fetch(new URL(pathname, url), {
 		method,
 		headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
 		body: body === undefined ? undefined : JSON.stringify(body),
+		signal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
 	});
 	const text = await res.text();
 	let json;

@@ -1,19 +1,21 @@
 /**
- * Every minute: find work whose queue message was lost and put it back (DESIGN §1 "nothing is ever lost").
+ * Every minute: find work whose queue message was lost and put it back (docs/architecture.md, "Crons").
  *
  * - `queued` or `scheduled` emails whose message was due more than the grace period ago (the enqueue after the D1
  *   write failed, or a local queue lost it on restart) are enqueued again.
- * - `sending` emails whose lease expired (the consumer died mid-send) go back to `queued` and are enqueued when
- *   their provider deduplicates by our id; otherwise they become `uncertain` for the reconciler, never resent blind.
+ * - `sending` emails whose lease expired (the consumer died mid-batch, or could not record its outcomes) go through
+ *   the lifecycle's one `expireLease` rule: requeued and pinned where the provider the claim recorded deduplicates
+ *   by our id, otherwise `uncertain` for the reconciler, never resent blind. Requeued ones are enqueued.
  * - `pending` webhook deliveries long overdue are enqueued again.
  * Every change is a conditional UPDATE bounded by LIMIT, so two runs at once cannot double-act on a row.
  */
 import { and, eq, inArray, lt } from "drizzle-orm";
 import { getConfig } from "../config";
-import { getDb, runBatch, type Statement } from "../db/client";
-import { eventIfChanged } from "../db/emails";
-import { emails, tenants, webhookDeliveries } from "../db/schema";
-import { chooseProvider, providerFactory, providerOrder } from "../providers/registry";
+import { getDb, runBatch } from "../db/client";
+import { emails, webhookDeliveries } from "../db/schema";
+import { newId } from "../lib/ids";
+import { expireLeases } from "../lifecycle/attempts";
+import { idempotentProviders, providerFactory } from "../providers/registry";
 import type { SendQueueMessage } from "../schemas/queue";
 import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "../services/webhook-fanout";
 import { enqueueSends } from "./enqueue";
@@ -25,6 +27,7 @@ export const RECOVER_LIMIT = 200;
 
 export async function recover(env: Env, now: number): Promise<Record<string, number>> {
 	const db = getDb(env.DB);
+	const config = getConfig(env);
 	const overdue = now - RECOVER_GRACE_MS;
 
 	const [lost, expired, webhooks] = await db.batch([
@@ -43,9 +46,8 @@ export async function recover(env: Env, now: number): Promise<Record<string, num
 			)
 			.returning({ id: emails.id, tenantId: emails.tenantId }),
 		db
-			.select({ id: emails.id, tenantId: emails.tenantId, provider: emails.provider, providers: tenants.providers })
+			.select({ id: emails.id })
 			.from(emails)
-			.innerJoin(tenants, eq(tenants.id, emails.tenantId))
 			.where(and(eq(emails.status, "sending"), lt(emails.leaseUntil, now)))
 			.limit(RECOVER_LIMIT),
 		db
@@ -64,53 +66,27 @@ export async function recover(env: Env, now: number): Promise<Record<string, num
 			.returning({ webhookDeliveryId: webhookDeliveries.id }),
 	]);
 
-	const config = getConfig(env);
-	const factory = providerFactory(env);
-	const statements: Statement[] = [];
-	const requeue: SendQueueMessage[] = [];
-	let uncertain = 0;
-	const stillExpired = and(eq(emails.status, "sending"), lt(emails.leaseUntil, now));
-	for (const row of expired) {
-		const inFlight = chooseProvider(providerOrder(config, { providers: row.providers }), row.provider, factory);
-		if (inFlight && !inFlight.provider.supportsIdempotency) {
-			uncertain += 1;
-			statements.push(
-				db
-					.update(emails)
-					.set({
-						status: "uncertain",
-						provider: inFlight.provider.name,
-						leaseUntil: null,
-						lastError: "lease expired during the provider call",
-						updatedAt: now,
-					})
-					.where(and(eq(emails.id, row.id), stillExpired)),
-				eventIfChanged(db, {
-					emailId: row.id,
-					tenantId: row.tenantId,
-					type: "uncertain",
-					at: now,
-					provider: inFlight.provider.name,
-					detail: { reason: "lease expired during the provider call" },
-				}),
-			);
-		} else {
-			requeue.push({ v: 1, id: row.id, tenantId: row.tenantId });
-			statements.push(
-				db
-					.update(emails)
-					// It may have been sent there: pinned, so a later error cannot fail it over to a second provider.
-					.set({ status: "queued", leaseUntil: null, nextAttemptAt: now, pinnedProvider: inFlight?.provider.name ?? null, updatedAt: now })
-					.where(and(eq(emails.id, row.id), stillExpired)),
-			);
-		}
-	}
-	await runBatch(db, statements);
+	const results = await runBatch(
+		db,
+		expireLeases(
+			db,
+			expired.map((r) => r.id),
+			{ now, marker: `exp_${newId()}`, maxAttempts: config.maxAttempts, idempotent: idempotentProviders(providerFactory(env)) },
+		),
+	);
+	// The expiry UPDATEs RETURN rows; their event INSERTs return none.
+	const moved = results.filter(Array.isArray).flat() as { id: string; tenantId: string; status: string }[];
+	const requeued = moved.filter((r) => r.status === "queued");
 
 	await enqueueSends(env.SEND_QUEUE as Queue<SendQueueMessage>, [
 		...lost.map((r) => ({ v: 1 as const, id: r.id, tenantId: r.tenantId })),
-		...requeue,
+		...requeued.map((r) => ({ v: 1 as const, id: r.id, tenantId: r.tenantId })),
 	]);
 	await enqueueDeliveries(env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, deliveryIdsOf([webhooks]));
-	return { reenqueued: lost.length, leases_requeued: requeue.length, leases_uncertain: uncertain, webhooks_reenqueued: webhooks.length };
+	return {
+		reenqueued: lost.length,
+		leases_requeued: requeued.length,
+		leases_uncertain: moved.length - requeued.length,
+		webhooks_reenqueued: webhooks.length,
+	};
 }

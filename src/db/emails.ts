@@ -1,7 +1,6 @@
 /** Queries for emails and their events. Every query is scoped by tenant: another tenant's id is simply absent. */
-import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
-import { deliveryIdsOf, fanOutStatement } from "../services/webhook-fanout";
-import type { Db, Statement } from "./client";
+import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
+import type { Db } from "./client";
 import { type EmailEventRow, type EmailRow, type EmailStatus, emailEvents, emails } from "./schema";
 
 export async function getEmail(db: Db, tenantId: string, id: string): Promise<EmailRow | undefined> {
@@ -75,62 +74,4 @@ export async function getEmailWithEvents(
 	]);
 	const email = found[0];
 	return email ? { email, events } : undefined;
-}
-
-/**
- * Moves an email to `to` only if it is currently in one of `from`, and appends the matching event (and its webhook
- * deliveries) in the same transaction: the INSERTs run only when the UPDATE changed a row (`changes()`), so a
- * lost race writes nothing. Undefined when the email was absent or not in an allowed state.
- */
-export async function transitionEmail(
-	db: Db,
-	tenantId: string,
-	id: string,
-	change: { from: EmailStatus[]; to: EmailStatus; now: number; set?: Partial<EmailRow>; detail?: Record<string, unknown> | null },
-): Promise<{ row: EmailRow; deliveryIds: string[] } | undefined> {
-	const event = { emailId: id, tenantId, type: change.to, at: change.now, detail: change.detail ?? null };
-	const fanOut = fanOutStatement(db, event);
-	const results = (await db.batch([
-		db
-			.update(emails)
-			.set({ ...change.set, status: change.to, lastEvent: change.to, updatedAt: change.now })
-			.where(and(eq(emails.id, id), eq(emails.tenantId, tenantId), inArray(emails.status, change.from)))
-			.returning(),
-		eventIfChanged(db, event),
-		...(fanOut ? [fanOut] : []),
-	])) as unknown[];
-	const row = (results[0] as EmailRow[])[0];
-	return row ? { row, deliveryIds: deliveryIdsOf(results) } : undefined;
-}
-
-export type GuardedEvent = {
-	emailId: string;
-	tenantId: string;
-	type: string;
-	at: number;
-	provider?: string | null;
-	detail?: Record<string, unknown> | null;
-};
-
-/**
- * An event INSERT that takes effect only if the statement just before it in the same batch changed a row
- * (`changes() = 1`): put it right after a conditional UPDATE so a lost race appends no event.
- */
-export function eventIfChanged(db: Db, event: GuardedEvent): Statement {
-	return db.insert(emailEvents).select(
-		db
-			.select({
-				// Every column in table order (drizzle's rule for INSERT … SELECT); NULL lets SQLite assign the id.
-				id: sql<number>`NULL`.as("id"),
-				emailId: emails.id,
-				tenantId: emails.tenantId,
-				type: sql<string>`${event.type}`.as("type"),
-				at: sql<number>`${event.at}`.as("at"),
-				provider: sql<string | null>`${event.provider ?? null}`.as("provider"),
-				detail: sql<string | null>`${event.detail ? JSON.stringify(event.detail) : null}`.as("detail"),
-				dedupeKey: sql<null>`NULL`.as("dedupe_key"),
-			})
-			.from(emails)
-			.where(and(eq(emails.id, event.emailId), eq(emails.tenantId, event.tenantId), sql`changes() = 1`)),
-	);
 }

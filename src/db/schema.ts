@@ -39,6 +39,8 @@ export const tenants = sqliteTable("tenants", {
 	providers: text("providers", { mode: "json" }).$type<string[]>(),
 	createdAt: integer("created_at").notNull(),
 	updatedAt: integer("updated_at").notNull(),
+	/** Set by `DELETE /admin/tenants/:id`: the tenant is gone from the admin API and its keys are revoked; its rows stay. */
+	deletedAt: integer("deleted_at"),
 });
 
 export const apiKeys = sqliteTable(
@@ -97,7 +99,11 @@ export const emails = sqliteTable(
 		templateId: text("template_id"),
 		templateVariables: text("template_variables", { mode: "json" }).$type<Record<string, unknown>>(),
 		scheduledAt: integer("scheduled_at"),
-		/** The provider of the last attempt; while queued after a failover, the one to try next. */
+		/**
+		 * The provider of the current attempt, written by the claim before any call is made (so recovery never has to
+		 * guess where a send may have gone); for a `queued` email, the one its next attempt will use (after a failover,
+		 * the next in the order); null only before the first claim.
+		 */
 		provider: text("provider"),
 		providerMessageId: text("provider_message_id"),
 		sentAt: integer("sent_at"),
@@ -117,7 +123,17 @@ export const emails = sqliteTable(
 		reconciledAt: integer("reconciled_at"),
 		/** Provider attempts so far; incremented by the consumer's claim. */
 		attempts: integer("attempts").notNull().default(0),
+		/**
+		 * The token of the claim that owns this row while `sending` (a new one per claim): every outcome write is
+		 * guarded by it, so an attempt whose lease expired can never overwrite what a newer attempt decided.
+		 */
+		attemptId: text("attempt_id"),
 		leaseUntil: integer("lease_until"),
+		/**
+		 * When the current `uncertain` episode began: the reconciler counts "not found" answers only since then, and
+		 * gives up (`failed`, reason `unresolved_at_provider`) UNRESOLVED_AFTER_SECONDS after it.
+		 */
+		uncertainSince: integer("uncertain_since"),
 		lastError: text("last_error"),
 		createdAt: integer("created_at").notNull(),
 		updatedAt: integer("updated_at").notNull(),
@@ -222,7 +238,7 @@ export const WEBHOOK_EVENT_TYPES = [
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-/** A tenant's webhook endpoint (DESIGN §7). The secret is kept to sign deliveries and shown only at creation. */
+/** A tenant's webhook endpoint (docs/architecture.md, "Tenant webhooks"). The secret is kept to sign deliveries and shown only at creation. */
 export const webhooks = sqliteTable(
 	"webhooks",
 	{

@@ -3,7 +3,7 @@ import { and, desc, eq, isNull, lt } from "drizzle-orm";
 import type { Db } from "./client";
 import { type ApiKeyPermission, type ApiKeyRow, apiKeys, type TenantRow, tenants } from "./schema";
 
-/** The key (not revoked) with this hash and its tenant, in one query. */
+/** The key (not revoked, of a tenant not deleted) with this hash and its tenant, in one query. */
 export async function findActiveApiKey(
 	db: Db,
 	keyHash: string,
@@ -12,21 +12,22 @@ export async function findActiveApiKey(
 		.select({ id: apiKeys.id, permission: apiKeys.permission, tenant: tenants })
 		.from(apiKeys)
 		.innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-		.where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
+		.where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), isNull(tenants.deletedAt)))
 		.limit(1);
 	return rows[0];
 }
 
+/** A tenant that is not deleted. */
 export async function getTenant(db: Db, id: string): Promise<TenantRow | undefined> {
-	return db.query.tenants.findFirst({ where: eq(tenants.id, id) });
+	return db.query.tenants.findFirst({ where: and(eq(tenants.id, id), isNull(tenants.deletedAt)) });
 }
 
-/** Tenants by name, for the admin list; `after` is the last id of the previous page. */
+/** Tenants not deleted, newest first, for the admin list; `after` is the last id of the previous page. */
 export async function listTenants(db: Db, limit: number, after?: string): Promise<TenantRow[]> {
 	return db
 		.select()
 		.from(tenants)
-		.where(after ? lt(tenants.id, after) : undefined)
+		.where(and(isNull(tenants.deletedAt), after ? lt(tenants.id, after) : undefined))
 		.orderBy(desc(tenants.id))
 		.limit(limit);
 }

@@ -6,6 +6,7 @@
  * Rows come from D1's `meta`, which `all()`, `run()` and `batch()` return; `raw()` (drizzle's path for single
  * selects outside a batch) returns none, so row counts are lower bounds while query counts are exact.
  */
+import { aroundRpcs } from "./rpc-proxy";
 
 export type Phase = "accept" | "consume" | "webhook" | "cron" | "other";
 
@@ -98,24 +99,8 @@ function countingD1(db: D1Database, c: Counter): D1Database {
 }
 
 function countingNamespace(ns: Env["RATE_LIMITER"], c: Counter): Env["RATE_LIMITER"] {
-	return new Proxy(ns, {
-		get(target, property) {
-			const value = Reflect.get(target, property, target);
-			if (property !== "getByName" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
-			return (name: string) => {
-				const stub = target.getByName(name);
-				return new Proxy(stub, {
-					get(s, method) {
-						const fn = Reflect.get(s, method, s);
-						if (typeof fn !== "function" || method === "fetch") return fn;
-						return (...args: unknown[]) => {
-							c.do_rpcs += 1;
-							// RPC stub methods are proxies: `fn.apply` would be read as a remote method named "apply".
-							return Reflect.apply(fn as (...a: unknown[]) => unknown, s, args);
-						};
-					},
-				});
-			};
-		},
+	return aroundRpcs(ns, (invoke) => {
+		c.do_rpcs += 1;
+		return invoke();
 	});
 }

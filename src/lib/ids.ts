@@ -21,7 +21,7 @@ export function newId(): string {
 	return crypto.randomUUID();
 }
 
-/** An API key: `mr_` + 32 random bytes, base64url (DESIGN §3). */
+/** An API key: `mr_` + 32 random bytes, base64url (docs/architecture.md, "Public API"). */
 export function newApiKeyToken(): string {
 	const bytes = new Uint8Array(32);
 	crypto.getRandomValues(bytes);

@@ -5,7 +5,7 @@ import { ApiError } from "../errors";
 import { constantTimeEqual } from "../lib/crypto";
 import { bearerToken } from "./auth";
 
-/** `/admin/*` takes `Authorization: Bearer $ADMIN_TOKEN`, compared in constant time (DESIGN §4). */
+/** `/admin/*` takes `Authorization: Bearer $ADMIN_TOKEN`, compared in constant time (docs/architecture.md, "Public API"). */
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
 	const token = bearerToken(c.req.header("authorization"));
 	if (token === null) throw new ApiError("missing_api_key", "Missing admin token in the authorization header");

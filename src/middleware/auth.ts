@@ -1,5 +1,5 @@
 /**
- * API-key authentication (DESIGN §3): `Authorization: Bearer mr_…`, looked up by SHA-256 hash in one query
+ * API-key authentication (docs/architecture.md, "Public API"): `Authorization: Bearer mr_…`, looked up by SHA-256 hash in one query
  * that also loads the tenant. Missing → 401 `missing_api_key`; unknown or revoked → 403 `invalid_api_key`.
  */
 import type { MiddlewareHandler } from "hono";

@@ -1,5 +1,5 @@
 /**
- * Per-tenant API limits (DESIGN §3), after authentication: every request costs one token of `tenant:<id>:api`;
+ * Per-tenant API limits (docs/architecture.md, "Public API"), after authentication: every request costs one token of `tenant:<id>:api`;
  * a send also charges its emails to the tenant's daily quota (one per email, so a batch of 100 costs 100). One
  * RPC to the tenant's RateLimiter object per request. Over the limit → 429 `rate_limit_exceeded` with
  * `retry-after`; quota spent → 429 `daily_quota_exceeded` until UTC midnight. Every response carries

@@ -1,5 +1,5 @@
 /**
- * The providers Mailroom has adapters for, and the configuration each needs before it can send (DESIGN §2).
+ * The providers Mailroom has adapters for, and the configuration each needs before it can send (docs/architecture.md, "Bindings and configuration").
  * `GET /health/ready` reports a provider in PROVIDERS whose credentials are missing; the admin API refuses
  * other names in a tenant's override.
  */

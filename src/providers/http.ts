@@ -43,14 +43,17 @@ export function retryAfterSeconds(headers: Headers, now: number = Date.now(), re
 }
 
 /**
- * The default reading of a non-2xx status: 408/5xx transient, 429 rate limited, 401/403 a provider-level
- * permanent error (credentials), other 4xx a permanent error of this email.
+ * The default reading of a non-2xx status: 429 rate limited; 503 (the service refuses work) and 408 (the request
+ * never arrived whole) transient; any other 5xx uncertain, because a 500, 502 or 504 can come from a gateway after
+ * the provider accepted the email; 401/403 a provider-level permanent error (credentials); other 4xx a permanent
+ * error of this email.
  */
 export function classifyStatus(status: number, message: string, headers: Headers, resetHeader?: string): ProviderError {
 	const retry = retryAfterSeconds(headers, Date.now(), resetHeader);
 	const withRetry = retry === undefined ? {} : { retryAfterSeconds: retry };
 	if (status === 429) return { kind: "rate_limited", message, status, ...withRetry };
-	if (status === 408 || status >= 500) return { kind: "transient", message, status, ...withRetry };
+	if (status === 408 || status === 503) return { kind: "transient", message, status, ...withRetry };
+	if (status >= 500) return { kind: "uncertain", message, status, ...withRetry };
 	if (status === 401 || status === 403) return { kind: "permanent", message, status, scope: "provider" };
 	return { kind: "permanent", message, status, scope: "message" };
 }
@@ -79,6 +82,6 @@ export function parseJsonOrUndefined(text: string): unknown {
  * and a permanent answer concerns the lookup (credentials, add-on missing), not the email.
  */
 export function lookupError(error: ProviderError): ProviderError {
-	if (error.kind === "uncertain") return { kind: "transient", message: error.message };
+	if (error.kind === "uncertain") return { ...error, kind: "transient" };
 	return error.kind === "permanent" ? { ...error, scope: "provider" } : error;
 }

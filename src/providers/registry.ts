@@ -2,22 +2,22 @@
  * Which providers send a tenant's email, in failover order: the tenant's own list if it has one, else the
  * deployment's `PROVIDERS`. A provider without credentials is skipped, as if its circuit were open.
  */
-import type { Config } from "../config";
+import { type Config, getConfig } from "../config";
 import type { TenantRow } from "../db/schema";
-import { isProviderName, type ProviderName, REQUIRED_SETTINGS, settingsOf } from "./catalog";
+import { isProviderName, PROVIDER_NAMES, type ProviderName, REQUIRED_SETTINGS, settingsOf } from "./catalog";
 import { createPostmarkProvider } from "./postmark";
 import { createResendProvider } from "./resend";
 import { SandboxProvider } from "./sandbox";
 import { createSendGridProvider } from "./sendgrid";
 import type { EmailProvider } from "./types";
 
-/** How long one provider call may take before its outcome is `uncertain`. */
-export const PROVIDER_TIMEOUT_MS = 15_000;
-
 export type ProviderFactory = (name: ProviderName) => EmailProvider | null;
 
-/** Builds providers from the environment's settings; null when the provider's credentials are missing. */
-export function providerFactory(env: Env, timeoutMs: number = PROVIDER_TIMEOUT_MS): ProviderFactory {
+/**
+ * Builds providers from the environment's settings; null when the provider's credentials are missing. A call
+ * unanswered after `timeoutMs` (PROVIDER_TIMEOUT_MS) is `uncertain`.
+ */
+export function providerFactory(env: Env, timeoutMs: number = getConfig(env).providerTimeoutMs): ProviderFactory {
 	const settings = settingsOf(env);
 	const cache = new Map<ProviderName, EmailProvider | null>();
 	const build = (name: ProviderName): EmailProvider | null => {
@@ -57,20 +57,7 @@ export function providerOrder(config: Config, tenant: Pick<TenantRow, "providers
 	return names.filter(isProviderName);
 }
 
-/** The configured provider to use: the row's current one if still in the list, else the first configured. */
-export function chooseProvider(
-	order: ProviderName[],
-	current: string | null,
-	factory: ProviderFactory,
-	skip?: Set<string>,
-): { provider: EmailProvider; index: number } | null {
-	const start = current ? Math.max(0, order.indexOf(current as ProviderName)) : 0;
-	for (let step = 0; step < order.length; step++) {
-		const index = (start + step) % order.length;
-		const name = order[index] as ProviderName;
-		if (skip?.has(name)) continue;
-		const provider = factory(name);
-		if (provider) return { provider, index };
-	}
-	return null;
+/** Configured providers that deduplicate by our id: asking them again about an email cannot send it twice. */
+export function idempotentProviders(factory: ProviderFactory): ProviderName[] {
+	return PROVIDER_NAMES.filter((name) => factory(name)?.supportsIdempotency === true);
 }

@@ -1,5 +1,5 @@
 /**
- * The sandbox provider (DESIGN §6): offline, no credentials, and it drives the same event pipeline as real
+ * The sandbox provider (docs/architecture.md, "Sandbox"): offline, no credentials, and it drives the same event pipeline as real
  * webhooks. What happens is chosen by a recipient's local part (the first one of to, cc, bcc that names a
  * behaviour; anything else is delivered):
  *
@@ -9,13 +9,14 @@
  *
  * Lookup is offline and agrees with the simulation: an email is found iff it has a provider message id (the
  * sandbox never leaves a send uncertain) and its behaviour is not `rejected` (a rejected send never existed);
- * its events are the ones `simulatedEvents` records, dated from `sentAt`.
+ * its events are the follow-ups its send reported, dated from `sentAt`.
  */
 import { parseMailbox } from "../lib/address";
 import { err, ok, type Result } from "../lib/result";
-import type { ProviderEvent, ProviderEventType } from "../services/events";
+import type { ProviderEventType } from "../lifecycle/provider-events";
 import type {
 	EmailProvider,
+	FollowUpEvent,
 	LookupEvent,
 	LookupQuery,
 	LookupResult,
@@ -91,21 +92,20 @@ export class SandboxProvider implements EmailProvider {
 			return err({ kind: "transient", status: 503, message: `Sandbox: flaky failure on attempt ${context.attempt}` });
 		}
 		if (behaviour === "slow") await this.sleep(SANDBOX_SLOW_MS);
-		return ok({ providerMessageId: `sandbox_${email.id}` });
+		const providerMessageId = `sandbox_${email.id}`;
+		return ok({ providerMessageId, followUps: this.followUps(email, providerMessageId) });
 	}
 
-	/** The webhooks a real provider would send later, recorded right after the send is. */
-	simulatedEvents(email: OutboundEmail, providerMessageId: string, now: number): ProviderEvent[] {
+	/** The webhooks a real provider would send later, recorded right after the `sent` they follow. */
+	private followUps(email: OutboundEmail, providerMessageId: string): FollowUpEvent[] {
 		const { behaviour, recipient } = behaviourOf(email);
-		const base = {
-			emailId: email.id,
-			tenantId: email.tenantId,
-			provider: this.name,
+		// Milliseconds apart so the event log keeps the order a real provider would report.
+		return eventsOfBehaviour(behaviour).map(({ offset, ...event }) => ({
+			...event,
+			afterMs: 1 + offset,
 			recipient,
 			detail: { provider_message_id: providerMessageId },
-		};
-		// Milliseconds apart so the event log keeps the order a real provider would report.
-		return eventsOfBehaviour(behaviour).map(({ offset, ...event }) => ({ ...base, ...event, at: now + 1 + offset }));
+		}));
 	}
 
 	async lookup(query: LookupQuery): Promise<Result<LookupResult, ProviderError>> {

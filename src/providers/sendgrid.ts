@@ -15,7 +15,7 @@
 import { z } from "zod";
 import { type Mailbox, parseMailbox } from "../lib/address";
 import { err, ok, type Result } from "../lib/result";
-import type { ProviderEventType } from "../services/events";
+import type { ProviderEventType } from "../lifecycle/provider-events";
 import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined } from "./http";
 import type {
 	EmailProvider,

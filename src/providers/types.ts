@@ -1,21 +1,24 @@
 /**
- * The provider interface (DESIGN §5, §6): every adapter turns one outbound email into one provider call and
+ * The provider interface (docs/architecture.md, "Provider events", "Sandbox"): every adapter turns one outbound email into one provider call and
  * classifies the outcome. Expected failures are values, never exceptions.
  *
- * How the consumer acts on each kind:
- * - `transient`     network failure or 5xx with no message id: retry with backoff; fails over to the next provider.
- * - `rate_limited`  429 or a provider "throttled": retry no sooner than `retryAfterSeconds`; fails over.
+ * How the consumer acts on each kind (docs/architecture.md, "Outcome classes"):
+ * - `transient`     nothing was sent (a 503, 408, a refused download): retried with backoff; fails over at once to
+ *                   the next provider in the order.
+ * - `rate_limited`  429 or a provider "throttled": retried no sooner than `retryAfterSeconds`; fails over.
  * - `permanent`     the request itself is bad (4xx): `failed` at once, no failover; `suppress` lists recipients
  *                   the provider refuses for good (Postmark 406) so they are added to the tenant's suppressions.
  *                   With `scope: "provider"` (bad credentials, account suspended, quota) the provider cannot send
  *                   anything: it fails over and is retried like a transient error instead.
- * - `uncertain`     the request left and no answer came (timeout): the provider may have sent it. Retried only
- *                   where the provider deduplicates by our idempotency key; otherwise reconciled by lookup.
+ * - `uncertain`     the request left and the answer does not say what happened: no answer (timeout, lost
+ *                   connection), a 500/502/504 (a gateway may answer after the provider accepted), a 2xx without an
+ *                   id. The provider may have sent it: retried only there where it deduplicates by our id (pinned),
+ *                   otherwise `uncertain` and reconciled by lookup — never failed over blindly.
  */
 import type { Tag } from "../db/schema";
 import type { Mailbox } from "../lib/address";
 import type { Result } from "../lib/result";
-import type { ProviderEventType } from "../services/events";
+import type { ProviderEventType } from "../lifecycle/provider-events";
 import type { ProviderName } from "./catalog";
 
 export type OutboundAttachment = {
@@ -49,9 +52,21 @@ export type ProviderError =
 	| { kind: "transient"; message: string; status?: number; retryAfterSeconds?: number }
 	| { kind: "rate_limited"; message: string; status?: number; retryAfterSeconds?: number }
 	| { kind: "permanent"; message: string; status?: number; code?: string; scope: "message" | "provider"; suppress?: string[] }
-	| { kind: "uncertain"; message: string };
+	| { kind: "uncertain"; message: string; status?: number; retryAfterSeconds?: number };
 
-export type SendOutcome = Result<{ providerMessageId: string }, ProviderError>;
+/**
+ * What a provider will report later about a send it just accepted, when it knows at once (the sandbox simulates
+ * its webhooks this way). Recorded right after the `sent` event, `afterMs` apart, through the provider-event path.
+ */
+export type FollowUpEvent = {
+	type: ProviderEventType;
+	afterMs: number;
+	bounce?: "hard" | "soft";
+	recipient?: string;
+	detail: Record<string, unknown>;
+};
+
+export type SendOutcome = Result<{ providerMessageId: string; followUps?: FollowUpEvent[] }, ProviderError>;
 
 export type SendContext = {
 	/** 1 for the first provider call of this email, counted in D1 across retries. */

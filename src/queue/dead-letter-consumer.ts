@@ -1,17 +1,17 @@
 /**
- * The consumer of `mailroom-send-dlq`: messages the queue gave up on (max_retries). Each is recorded as a dead
- * letter and its email, if still waiting to be sent, is marked `failed`, then the message is acked. Rows that are
- * `sending` or `uncertain` are left alone: a provider call may be in flight, and the recover and reconcile crons
- * own them. Nothing is dropped silently: if recording fails, the batch is retried.
+ * The consumer of `mailroom-send-dlq`: messages the queue gave up on (max_retries). An email still waiting to be
+ * sent (`queued`, `scheduled`) ends `failed` with a dead letter (the lifecycle's `queueExhausted`); rows that are
+ * `sending` or `uncertain` are left alone, as a provider call may be in flight and the recover and reconcile crons
+ * own them; a body of no known version is kept as a `malformed_message` dead letter. Then the batch is acked.
+ * Nothing is dropped silently: if recording fails, the batch is retried.
  */
-import { and, eq, inArray } from "drizzle-orm";
 import { chunkedInserts, type Db, runBatch, type Statement } from "../db/client";
-import { eventIfChanged } from "../db/emails";
-import { deadLetters, emails } from "../db/schema";
-import { newEmailId } from "../lib/ids";
+import { deadLetters } from "../db/schema";
+import { newEmailId, newId } from "../lib/ids";
 import { log } from "../lib/log";
+import { queueExhaustedStatements } from "../lifecycle/tenant-actions";
 import { SendQueueMessage } from "../schemas/queue";
-import { deliveryIdsOf, enqueueDeliveries, fanOutStatement, type WebhookQueueMessage } from "../services/webhook-fanout";
+import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "../services/webhook-fanout";
 
 export async function consumeSendDeadLetters(
 	batch: MessageBatch<unknown>,
@@ -20,43 +20,38 @@ export async function consumeSendDeadLetters(
 	now: number = Date.now(),
 ): Promise<void> {
 	const statements: Statement[] = [];
-	const rows: (typeof deadLetters.$inferInsert)[] = [];
+	const malformed: (typeof deadLetters.$inferInsert)[] = [];
+	const emailIds: string[] = [];
 	for (const message of batch.messages) {
 		const parsed = SendQueueMessage.safeParse(message.body);
-		const body = parsed.success ? parsed.data : null;
-		rows.push({
-			id: newEmailId(now),
-			tenantId: body?.tenantId ?? null,
-			emailId: body?.id ?? null,
-			reason: body ? "queue_retries_exhausted" : "malformed_message",
-			provider: null,
-			attempts: message.attempts,
-			lastError: null,
-			payload: body ? null : JSON.stringify(message.body ?? null).slice(0, 10_000),
-			createdAt: now,
-		});
-		if (!body) continue;
+		if (!parsed.success) {
+			malformed.push({
+				id: newEmailId(now),
+				tenantId: null,
+				emailId: null,
+				reason: "malformed_message",
+				provider: null,
+				attempts: message.attempts,
+				lastError: null,
+				payload: JSON.stringify(message.body ?? null).slice(0, 10_000),
+				createdAt: now,
+			});
+			continue;
+		}
+		emailIds.push(parsed.data.id);
 		statements.push(
-			db
-				.update(emails)
-				.set({ status: "failed", lastEvent: "failed", leaseUntil: null, lastError: "queue retries exhausted", updatedAt: now })
-				.where(and(eq(emails.id, body.id), eq(emails.tenantId, body.tenantId), inArray(emails.status, ["queued", "scheduled"]))),
+			...queueExhaustedStatements(
+				db,
+				{ emailId: parsed.data.id, tenantId: parsed.data.tenantId, queueAttempts: message.attempts },
+				now,
+				`dlq_${newId()}`,
+			),
 		);
-		const event = {
-			emailId: body.id,
-			tenantId: body.tenantId,
-			type: "failed",
-			at: now,
-			detail: { reason: "queue retries exhausted", queue_attempts: message.attempts },
-		};
-		statements.push(eventIfChanged(db, event));
-		const fanOut = fanOutStatement(db, event);
-		if (fanOut) statements.push(fanOut);
 	}
-	statements.push(...chunkedInserts(db, deadLetters, rows));
+	statements.push(...chunkedInserts(db, deadLetters, malformed));
 	// Throws on failure: the whole batch is then retried, so no dead letter goes unrecorded.
 	const results = await runBatch(db, statements);
 	await enqueueDeliveries(webhookQueue, deliveryIdsOf(results));
 	batch.ackAll();
-	log.warn("send_dead_letters_recorded", { count: batch.messages.length, emailIds: rows.map((r) => r.emailId).slice(0, 20) });
+	log.warn("send_dead_letters_recorded", { count: batch.messages.length, emailIds: emailIds.slice(0, 20) });
 }

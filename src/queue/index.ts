@@ -5,7 +5,7 @@
 import { getDb } from "../db/client";
 import type { WebhookQueueMessage } from "../services/webhook-fanout";
 import { consumeSendDeadLetters } from "./dead-letter-consumer";
-import { consumeSendBatch, sendConsumerDeps } from "./send-consumer";
+import { consumeSendBatch, sendConsumerDeps } from "./send";
 import { consumeWebhookBatch, consumeWebhookDeadLetters, webhookConsumerDeps } from "./webhook-consumer";
 
 export const QUEUE_NAMES = {

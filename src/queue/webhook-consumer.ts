@@ -1,5 +1,5 @@
 /**
- * The consumer of `mailroom-webhooks`: delivers one signed event to one tenant endpoint per message (DESIGN §7).
+ * The consumer of `mailroom-webhooks`: delivers one signed event to one tenant endpoint per message (docs/architecture.md, "Tenant webhooks").
  *
  * Two D1 round trips per batch: read the deliveries with their endpoint and email; record every attempt and
  * outcome. A 2xx is delivered. Anything else (non-2xx, redirect, timeout, network error) is retried on the
@@ -9,6 +9,7 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
+import { getConfig } from "../config";
 import { chunk, type Db, getDb, runBatch, type Statement } from "../db/client";
 import {
 	type EmailRow,
@@ -22,6 +23,7 @@ import {
 import { mapWithConcurrency } from "../lib/concurrency";
 import { errorFields, log } from "../lib/log";
 import { iso } from "../lib/time";
+import { type UrlPolicy, urlProblem } from "../lib/url-policy";
 import { retryAfterSeconds } from "../providers/http";
 import { signatureHeaders, signPayload } from "../webhooks/outbound/sign";
 
@@ -32,10 +34,16 @@ export const WEBHOOK_TIMEOUT_MS = 15_000;
 
 const Message = z.object({ v: z.literal(1), id: z.string().min(1) });
 
-export type WebhookConsumerDeps = { db: Db; fetch: typeof fetch; now: () => number; timeoutMs: number };
+export type WebhookConsumerDeps = { db: Db; fetch: typeof fetch; now: () => number; timeoutMs: number; urlPolicy: UrlPolicy };
 
 export function webhookConsumerDeps(env: Env): WebhookConsumerDeps {
-	return { db: getDb(env.DB), fetch: (input, init) => fetch(input, init), now: Date.now, timeoutMs: WEBHOOK_TIMEOUT_MS };
+	return {
+		db: getDb(env.DB),
+		fetch: (input, init) => fetch(input, init),
+		now: Date.now,
+		timeoutMs: WEBHOOK_TIMEOUT_MS,
+		urlPolicy: { allowInsecure: getConfig(env).allowHttpWebhooks },
+	};
 }
 
 type Loaded = { delivery: WebhookDeliveryRow; webhook: WebhookRow; email: EmailRow | null };
@@ -144,6 +152,9 @@ async function deliver(item: Loaded, deps: WebhookConsumerDeps): Promise<Attempt
 	const timestamp = Math.floor(deps.now() / 1000);
 	const signature = await signPayload(item.webhook.signingSecret, item.delivery.id, timestamp, body);
 	const started = Date.now();
+	// Checked again at every delivery: the policy (or ALLOW_HTTP_WEBHOOKS) may have changed since the endpoint was added.
+	const refused = urlProblem(item.webhook.endpoint, deps.urlPolicy);
+	if (refused) return { ok: false, statusCode: null, error: `endpoint ${refused} (URL policy)`, durationMs: 0, gone: false };
 	try {
 		const response = await deps.fetch(item.webhook.endpoint, {
 			method: "POST",

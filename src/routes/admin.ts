@@ -1,4 +1,4 @@
-/** `/admin/*`: tenants and their keys, for the operator (DESIGN §4). */
+/** `/admin/*`: tenants and their keys, for the operator (docs/architecture.md, "Public API"). */
 import { createRoute } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
 import { getTenant, listApiKeys, listTenants, revokeApiKey } from "../db/tenants";
@@ -19,7 +19,7 @@ import {
 	TenantUpdate,
 } from "../schemas/admin";
 import { createApiKey, toApiKeyObject } from "../services/api-keys";
-import { createTenant, toTenantObject, updateTenant } from "../services/tenants";
+import { createTenant, deleteTenant, toTenantObject, updateTenant } from "../services/tenants";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
 export const adminRoutes = createRouter();
@@ -89,6 +89,23 @@ adminRoutes.openapi(
 		const row = await updateTenant(getDb(c.env.DB), tenantIdOf(c.req.valid("param").id), c.req.valid("json"), Date.now());
 		if (!row) throw new ApiError("not_found", "Tenant not found");
 		return c.json(toTenantObject(row), 200);
+	},
+);
+
+adminRoutes.openapi(
+	createRoute({
+		method: "delete",
+		path: "/admin/tenants/{id}",
+		summary:
+			"Delete a tenant: it leaves the admin API, its API keys are revoked and its webhook endpoints deleted; emails it already accepted are still delivered",
+		tags,
+		request: { params: IdParam },
+		responses: { 200: jsonResponse(Deleted, "Deleted"), ...commonErrors },
+	}),
+	async (c) => {
+		const id = tenantIdOf(c.req.valid("param").id);
+		if (!(await deleteTenant(getDb(c.env.DB), id, Date.now()))) throw new ApiError("not_found", "Tenant not found");
+		return c.json({ object: "tenant", id, deleted: true as const }, 200);
 	},
 );
 

@@ -2,12 +2,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull, lt } from "drizzle-orm";
 import { getDb } from "../db/client";
-import { transitionEmail } from "../db/emails";
 import { type DeadLetterRow, deadLetters } from "../db/schema";
 import { ApiError } from "../errors";
 import { isUuid } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
 import { iso, isoOrNull } from "../lib/time";
+import { replayFailedEmail } from "../lifecycle/tenant-actions";
 import { requireFullAccess } from "../middleware/auth";
 import { PROVIDER_NAMES } from "../providers/catalog";
 import { ListQuery } from "../schemas/admin";
@@ -112,13 +112,7 @@ deadLetterRoutes.openapi(
 		if (!letter?.emailId) throw new ApiError("not_found", "Dead letter not found");
 		if (letter.replayedAt !== null) throw new ApiError("validation_error", "This dead letter was already replayed", 409);
 		const now = Date.now();
-		const done = await transitionEmail(db, tenant.id, letter.emailId, {
-			from: ["failed"],
-			to: "queued",
-			now,
-			set: { attempts: 0, provider: provider ?? null, leaseUntil: null, lastError: null, nextAttemptAt: now },
-			detail: { replayed_from: letter.id, ...(provider ? { provider } : {}) },
-		});
+		const done = await replayFailedEmail(db, tenant.id, letter.emailId, { now, provider: provider ?? null, deadLetterId: letter.id });
 		if (!done) throw new ApiError("validation_error", "Only a failed email can be replayed", 409);
 		const { row } = done;
 		await db

@@ -242,7 +242,13 @@ emailRoutes.openapi(
 	async (c) => {
 		const row = await getEmail(getDb(c.env.DB), c.get("auth").tenant.id, emailIdOf(c));
 		if (!row) throw new ApiError("not_found", "Email not found");
-		const outbound = await buildOutboundEmail(row, { bucket: c.env.ATTACHMENTS, maxBytes: getConfig(c.env).maxAttachmentBytes });
+		const config = getConfig(c.env);
+		const outbound = await buildOutboundEmail(row, {
+			bucket: c.env.ATTACHMENTS,
+			maxBytes: config.maxAttachmentBytes,
+			timeoutMs: config.attachmentTimeoutMs,
+			policy: { allowInsecure: config.allowHttpWebhooks },
+		});
 		if (!outbound.ok) throw new ApiError("validation_error", `The message cannot be built: ${outbound.error.message}`, 409);
 		const raw = buildMime(outbound.value, { date: new Date(row.sentAt ?? row.createdAt), messageId: `<${row.id}@mailroom>` });
 		return c.body(raw, 200, { "content-type": "message/rfc822" });

@@ -1,5 +1,5 @@
 /**
- * `POST /provider-webhooks/:provider`: delivery events from providers (DESIGN §5).
+ * `POST /provider-webhooks/:provider`: delivery events from providers (docs/architecture.md, "Provider events").
  *
  * The raw body is verified exactly as the provider documents (src/webhooks/inbound/*), then each event is matched
  * to an email by our id (metadata we sent) or the provider's message id, and recorded through the same event
@@ -14,8 +14,8 @@ import { emails, unmatchedProviderEvents } from "../db/schema";
 import { ApiError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
 import { isUuid } from "../lib/ids";
+import { eventStatements, type ProviderEvent } from "../lifecycle/provider-events";
 import { settingsOf } from "../providers/catalog";
-import { eventStatements, type ProviderEvent } from "../services/events";
 import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "../services/webhook-fanout";
 import { inboundAdapter } from "../webhooks/inbound";
 import type { InboundEvent } from "../webhooks/inbound/types";
@@ -102,7 +102,7 @@ providerWebhookRoutes.openapi(
 				);
 			}
 		}
-		const results = await runBatch(db, [...eventStatements(db, matched), ...statements]);
+		const results = await runBatch(db, [...eventStatements(db, matched, now), ...statements]);
 		await enqueueDeliveries(c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, deliveryIdsOf(results));
 		return c.json({ received: events.length, matched: matched.length, unmatched: events.length - matched.length, ignored }, 200);
 	},

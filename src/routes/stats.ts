@@ -1,6 +1,6 @@
 /** `GET /stats`: the tenant's sending at a glance: emails by status, what is waiting, provider health and error rates. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, count, eq, gte, inArray, min } from "drizzle-orm";
+import { and, count, eq, gte, inArray, lt, min } from "drizzle-orm";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import { EMAIL_STATUSES, emailEvents, emails } from "../db/schema";
@@ -19,6 +19,11 @@ const Stats = z
 		object: z.literal("stats"),
 		emails: z.record(z.string(), z.number().int()),
 		pending: z.object({ count: z.number().int(), oldest_age_seconds: z.number().nullable() }),
+		/**
+		 * `sent` (or `delivery_delayed`) for more than a day with no final event: a resting state, not a stuck one (the
+		 * provider never reported back and lookups found nothing final). Counted so it is seen, not hidden.
+		 */
+		sent_without_final_event_over_1d: z.number().int(),
 		providers: z.record(
 			z.string(),
 			z.object({
@@ -47,7 +52,8 @@ statsRoutes.openapi(
 		const { tenant } = c.get("auth");
 		const db = getDb(c.env.DB);
 		const hourAgo = Date.now() - 3_600_000;
-		const [byStatus, oldest, attempts] = await db.batch([
+		const dayAgo = Date.now() - 86_400_000;
+		const [byStatus, oldest, attempts, resting] = await db.batch([
 			db.select({ status: emails.status, n: count() }).from(emails).where(eq(emails.tenantId, tenant.id)).groupBy(emails.status),
 			db
 				.select({ at: min(emails.createdAt) })
@@ -64,6 +70,10 @@ statsRoutes.openapi(
 					),
 				)
 				.groupBy(emailEvents.provider, emailEvents.type),
+			db
+				.select({ n: count() })
+				.from(emails)
+				.where(and(eq(emails.tenantId, tenant.id), inArray(emails.status, ["sent", "delivery_delayed"]), lt(emails.sentAt, dayAgo))),
 		]);
 		const counts = Object.fromEntries(EMAIL_STATUSES.map((s) => [s, 0])) as Record<string, number>;
 		for (const row of byStatus) counts[row.status] = row.n;
@@ -104,6 +114,7 @@ statsRoutes.openapi(
 					count: PENDING.reduce((sum, s) => sum + (counts[s] ?? 0), 0),
 					oldest_age_seconds: oldestAt === null ? null : Math.round((Date.now() - oldestAt) / 1000),
 				},
+				sent_without_final_event_over_1d: resting[0]?.n ?? 0,
 				providers,
 			},
 			200,

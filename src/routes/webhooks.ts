@@ -7,9 +7,10 @@ import { WEBHOOK_EVENT_TYPES, type WebhookRow, webhookAttempts, webhookDeliverie
 import { ApiError } from "../errors";
 import { newId } from "../lib/ids";
 import { iso, isoOrNull } from "../lib/time";
+import { urlProblem } from "../lib/url-policy";
 import { requireFullAccess } from "../middleware/auth";
 import { Deleted, ListQuery } from "../schemas/admin";
-import { endpointProblem } from "../webhooks/outbound/endpoint";
+import { endpointDeletion } from "../services/webhook-endpoints";
 import { newSigningSecret } from "../webhooks/outbound/sign";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
@@ -90,8 +91,8 @@ webhookRoutes.openapi(
 	}),
 	async (c) => {
 		const { endpoint, events } = c.req.valid("json");
-		const problem = endpointProblem(endpoint, getConfig(c.env).allowHttpWebhooks);
-		if (problem) throw new ApiError("invalid_parameter", problem);
+		const problem = urlProblem(endpoint, { allowInsecure: getConfig(c.env).allowHttpWebhooks });
+		if (problem) throw new ApiError("invalid_parameter", `endpoint ${problem}`);
 		const row = {
 			id: newId(),
 			tenantId: c.get("auth").tenant.id,
@@ -152,15 +153,8 @@ webhookRoutes.openapi(
 	}),
 	async (c) => {
 		const row = await findWebhook(c.env, c.get("auth").tenant.id, c.req.valid("param").id);
-		const now = Date.now();
 		const db = getDb(c.env.DB);
-		await db.batch([
-			db.update(webhooks).set({ deletedAt: now }).where(eq(webhooks.id, row.id)),
-			db
-				.update(webhookDeliveries)
-				.set({ status: "canceled", updatedAt: now })
-				.where(and(eq(webhookDeliveries.webhookId, row.id), eq(webhookDeliveries.status, "pending"))),
-		]);
+		await db.batch(endpointDeletion(db, { webhookId: row.id }, Date.now()));
 		return c.json({ object: "webhook", id: row.id, deleted: true as const }, 200);
 	},
 );

@@ -73,10 +73,12 @@ export const Attachment = z
 	.object({
 		filename: z.string().min(1).max(255).regex(NO_CRLF, "filename may not contain line breaks").optional(),
 		content: z.union([z.string(), LegacyBufferContent]).optional().openapi({ type: "string", description: "Base64-encoded bytes" }),
+		// Checked against the URL policy (src/lib/url-policy.ts) at accept, with the deployment's settings.
 		path: z
-			.url({ protocol: /^https$/, error: "path must be an https:// URL" })
+			.string()
 			.max(2048)
-			.optional(),
+			.optional()
+			.openapi({ description: "An https:// URL on a public host (port 443 or 8443), fetched at send time" }),
 		content_type: z.string().max(255).regex(NO_CRLF, "content_type may not contain line breaks").optional(),
 		content_id: z.string().max(255).regex(NO_CRLF, "content_id may not contain line breaks").optional(),
 	})

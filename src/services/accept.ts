@@ -1,5 +1,5 @@
 /**
- * The accept path (DESIGN §1, §3): turns validated send requests into durable rows and queue messages.
+ * The accept path (docs/architecture.md, "Accepting an email"): turns validated send requests into durable rows and queue messages.
  *
  * D1 round trips per request, whatever the number of emails:
  * 1. read batch  — idempotency claim (if a key was given) + suppression lookup of every recipient;
@@ -10,14 +10,16 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { type Config, EMAIL_LIMITS, QUEUE_MAX_DELAY_SECONDS } from "../config";
-import { chunk, chunkedInserts, type Db, MAX_BOUND_PARAMETERS, runBatch, type Statement } from "../db/client";
-import { type EmailStatus, emailEvents, emails, type NewEmailRow, type StoredAttachment, suppressions, type TenantRow } from "../db/schema";
+import { chunk, type Db, MAX_BOUND_PARAMETERS, runBatch, type Statement } from "../db/client";
+import { type EmailStatus, type NewEmailRow, type StoredAttachment, suppressions, type TenantRow } from "../db/schema";
 import { ApiError } from "../errors";
 import { bareAddress, domainOf, isDomainAllowed, parseMailbox } from "../lib/address";
 import { newEmailId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
 import { parseScheduleTime } from "../lib/time";
+import { urlProblem } from "../lib/url-policy";
 import { decodeBase64 } from "../lib/webcrypto";
+import { acceptStatements } from "../lifecycle/tenant-actions";
 import type { BatchEmailItem, SendEmailRequest } from "../schemas/email";
 import type { SendQueueMessage } from "../schemas/queue";
 import {
@@ -30,7 +32,7 @@ import {
 	releaseClaim,
 	type StoredResponse,
 } from "./idempotency";
-import { deliveryIdsOf, enqueueDeliveries, fanOutStatement, type WebhookQueueMessage } from "./webhook-fanout";
+import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "./webhook-fanout";
 
 export type AcceptDeps = {
 	db: Db;
@@ -256,6 +258,10 @@ function decodeAttachments(
 	let total = 0;
 	for (const [index, a] of attachments.entries()) {
 		const contentType = a.content_type ?? null;
+		if (a.path !== undefined) {
+			const problem = urlProblem(a.path, { allowInsecure: config.allowHttpWebhooks });
+			if (problem) return new ApiError("invalid_attachment", `attachments[${index}].path ${problem}`);
+		}
 		if (a.content === undefined) {
 			stored.push({
 				filename: a.filename ?? null,
@@ -309,31 +315,14 @@ async function deleteBlobs(bucket: R2Bucket, accepted: Prepared[]): Promise<void
 }
 
 function writeStatements(deps: AcceptDeps, accepted: Prepared[], claim: IdempotencyClaim | null, response: StoredResponse): Statement[] {
-	const { db, now } = deps;
-	const guard = claim ? [completeStatement(db, claim, response), claimGuardStatement(db)] : [];
-	const events = accepted.map((p) => ({
-		emailId: p.row.id,
-		tenantId: p.row.tenantId,
-		type: p.row.status,
-		at: now,
-		provider: null,
-		detail: p.row.status === "scheduled" && p.row.scheduledAt ? { scheduled_at: new Date(p.row.scheduledAt).toISOString() } : null,
-		dedupeKey: null,
-	}));
-	// Scheduled emails announce `email.scheduled`; these follow the events' multi-row INSERT, so are not guarded.
-	const fanOuts = events.flatMap((e) => {
-		const statement = e.type === "scheduled" ? fanOutStatement(db, { ...e, detail: e.detail }, false) : null;
-		return statement ? [statement] : [];
-	});
+	const guard = claim ? [completeStatement(deps.db, claim, response), claimGuardStatement(deps.db)] : [];
 	return [
 		...guard,
-		...chunkedInserts(
-			db,
-			emails,
+		...acceptStatements(
+			deps.db,
 			accepted.map((p) => p.row),
+			deps.now,
 		),
-		...chunkedInserts(db, emailEvents, events),
-		...fanOuts,
 	];
 }
 

@@ -1,4 +1,4 @@
-/** API keys: minted here, shown once, stored only as their SHA-256 (DESIGN §3). */
+/** API keys: minted here, shown once, stored only as their SHA-256 (docs/architecture.md, "Public API"). */
 import type { Db } from "../db/client";
 import { type ApiKeyPermission, type ApiKeyRow, apiKeys } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";

@@ -1,10 +1,11 @@
 /** Changes to an accepted email after the fact: cancel and reschedule (Resend's `POST /cancel`, `PATCH`). */
 import { QUEUE_MAX_DELAY_SECONDS } from "../config";
 import type { Db } from "../db/client";
-import { getEmail, transitionEmail } from "../db/emails";
+import { getEmail } from "../db/emails";
 import type { EmailRow } from "../db/schema";
 import { ApiError } from "../errors";
 import { errorFields, log } from "../lib/log";
+import { cancelEmail as cancelTransition, rescheduleEmail as rescheduleTransition } from "../lifecycle/tenant-actions";
 import type { SendQueueMessage } from "../schemas/queue";
 import { parseSchedule } from "./accept";
 import { enqueueDeliveries, type WebhookQueueMessage } from "./webhook-fanout";
@@ -19,7 +20,7 @@ type Deps = {
 
 /** Cancels an email that is still `scheduled`, or `queued` and not yet claimed by the consumer. */
 export async function cancelEmail(deps: Deps, id: string): Promise<EmailRow> {
-	const done = await transitionEmail(deps.db, deps.tenantId, id, { from: ["scheduled", "queued"], to: "canceled", now: deps.now });
+	const done = await cancelTransition(deps.db, deps.tenantId, id, deps.now);
 	if (done) {
 		await enqueueDeliveries(deps.webhookQueue, done.deliveryIds);
 		return done.row;
@@ -35,13 +36,11 @@ export async function rescheduleEmail(deps: Deps, id: string, scheduledAtInput: 
 	const at = parseSchedule(scheduledAtInput, deps.now);
 	if (at instanceof ApiError) throw at;
 	if (at <= deps.now) throw new ApiError("validation_error", "scheduled_at must be in the future");
-	const done = await transitionEmail(deps.db, deps.tenantId, id, {
-		from: ["scheduled"],
-		to: "scheduled",
+	// A message is sent below when the new time is within the queue's delay limit; else the release cron will.
+	const done = await rescheduleTransition(deps.db, deps.tenantId, id, {
+		scheduledAt: at,
+		nextAttemptAt: Math.ceil((at - deps.now) / 1000) <= QUEUE_MAX_DELAY_SECONDS ? at : null,
 		now: deps.now,
-		// A message is sent below when the new time is within the queue's delay limit; else the release cron will.
-		set: { scheduledAt: at, nextAttemptAt: Math.ceil((at - deps.now) / 1000) <= QUEUE_MAX_DELAY_SECONDS ? at : null },
-		detail: { scheduled_at: new Date(at).toISOString(), rescheduled: true },
 	});
 	if (!done) throw await whyNot(deps, id, "rescheduled", "it is");
 	const { row } = done;

@@ -1,5 +1,5 @@
 /**
- * Idempotency keys with Resend's rules (DESIGN §3), enforced by the primary key of `idempotency_keys`.
+ * Idempotency keys with Resend's rules (docs/architecture.md, "Public API"), enforced by the primary key of `idempotency_keys`.
  *
  * Protocol, per request carrying a key:
  * 1. claim: one UPSERT inserts an `in_flight` row owned by this request, or takes over a row that expired

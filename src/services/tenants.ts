@@ -1,10 +1,11 @@
-/** Tenants as the admin API creates, changes and shows them (DESIGN §4). */
-import { eq } from "drizzle-orm";
+/** Tenants as the admin API creates, changes and shows them (docs/architecture.md, "Public API"). */
+import { and, eq, isNull } from "drizzle-orm";
 import { TENANT_DEFAULTS } from "../config";
 import type { Db } from "../db/client";
-import { type Rate, type TenantRow, tenants } from "../db/schema";
+import { apiKeys, type Rate, type TenantRow, tenants } from "../db/schema";
 import { newId } from "../lib/ids";
 import { iso } from "../lib/time";
+import { endpointDeletion } from "./webhook-endpoints";
 
 export type TenantInput = {
 	name: string;
@@ -34,7 +35,7 @@ export async function createTenant(db: Db, input: TenantInput, now: number): Pro
 	return row;
 }
 
-/** Applies the given fields only; returns undefined for an unknown tenant. */
+/** Applies the given fields only; returns undefined for an unknown or deleted tenant. */
 export async function updateTenant(db: Db, id: string, input: Partial<TenantInput>, now: number): Promise<TenantRow | undefined> {
 	const [row] = await db
 		.update(tenants)
@@ -47,9 +48,31 @@ export async function updateTenant(db: Db, id: string, input: Partial<TenantInpu
 			...(input.providers !== undefined && { providers: input.providers }),
 			updatedAt: now,
 		})
-		.where(eq(tenants.id, id))
+		.where(and(eq(tenants.id, id), isNull(tenants.deletedAt)))
 		.returning();
 	return row;
+}
+
+/**
+ * Deletes a tenant, in one transaction: it leaves the admin API (404 from then on), every API key is revoked, and
+ * its webhook endpoints are deleted with their pending deliveries canceled. Its rows stay: emails it already accepted
+ * finish their delivery and keep their history until retention, as for any tenant. Returns false for an unknown or
+ * already deleted tenant; the other statements then match nothing (its keys and endpoints were ended with it).
+ */
+export async function deleteTenant(db: Db, id: string, now: number): Promise<boolean> {
+	const [deleted] = await db.batch([
+		db
+			.update(tenants)
+			.set({ deletedAt: now, updatedAt: now })
+			.where(and(eq(tenants.id, id), isNull(tenants.deletedAt)))
+			.returning({ id: tenants.id }),
+		db
+			.update(apiKeys)
+			.set({ revokedAt: now })
+			.where(and(eq(apiKeys.tenantId, id), isNull(apiKeys.revokedAt))),
+		...endpointDeletion(db, { tenantId: id }, now),
+	]);
+	return deleted.length > 0;
 }
 
 function normaliseDomains(domains: string[]): string[] {

@@ -1,5 +1,5 @@
 /**
- * Fan-out of email events to the tenant's webhook endpoints (DESIGN §7).
+ * Fan-out of email events to the tenant's webhook endpoints (docs/architecture.md, "Tenant webhooks").
  *
  * A delivery row per subscribed endpoint is written in the same D1 transaction as the event itself, by an
  * INSERT … SELECT placed right after the event's INSERT and guarded by `changes() = 1`: an event that was a

@@ -1,6 +1,6 @@
 /**
  * End to end: a real `wrangler dev` with its own fresh local state, driven by the official `resend` SDK with
- * only the base URL changed (DESIGN §8). Each test asserts what an SDK user sees.
+ * only the base URL changed (docs/architecture.md, "Local run and tests"). Each test asserts what an SDK user sees.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";

@@ -2,9 +2,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
-import { providerFactory } from "../../src/providers/registry";
-import { consumeSendBatch, type SendConsumerDeps, sendConsumerDeps } from "../../src/queue/send-consumer";
-import { unlimitedPacer } from "../../src/services/pacing";
+import { consumeSendBatch, type SendConsumerDeps, sendConsumerDeps } from "../../src/queue/send";
+import { type Pacer, unlimitedPacer } from "../../src/services/pacing";
 import { call, email, type Seeded } from "./api";
 
 /** Accepts an email through the API but keeps its queue message from the live consumer; returns its id. */
@@ -25,8 +24,12 @@ export function depsWith(
 	extra: Partial<SendConsumerDeps> = {},
 	timeoutMs?: number,
 ): SendConsumerDeps {
-	const merged = Object.assign(Object.create(null), env, settings) as Env;
-	if (timeoutMs !== undefined) extra = { providers: providerFactory(merged, timeoutMs), ...extra };
+	const merged = Object.assign(
+		Object.create(null),
+		env,
+		settings,
+		timeoutMs === undefined ? {} : { PROVIDER_TIMEOUT_MS: String(timeoutMs) },
+	) as Env;
 	// Just under 1: full jitter then picks the top of its range, so delays are predictable in tests. Pacing is off
 	// unless a test asks for the real limiter: its state (buckets, circuits) outlives a test within its file.
 	return { ...sendConsumerDeps(merged), random: () => 0.9999, pacer: unlimitedPacer, ...extra };
@@ -34,11 +37,19 @@ export function depsWith(
 
 let seq = 0;
 
-/** Runs the send consumer on queue messages for `ids`; returns what it acked and retried, with delays. */
-export async function consume(t: Seeded, ids: string[], deps: SendConsumerDeps) {
+/**
+ * Runs the send consumer on queue messages for `ids` (of tenant `t`, or each with its own tenant); returns what it
+ * acked and retried, with delays.
+ */
+export async function consume(t: Seeded, ids: (string | { id: string; tenantId: string })[], deps: SendConsumerDeps) {
 	const batch = createMessageBatch(
 		"mailroom-send",
-		ids.map((id) => ({ id: `m${++seq}`, timestamp: new Date(), attempts: 1, body: { v: 1, id, tenantId: t.tenantId } })),
+		ids.map((item) => ({
+			id: `m${++seq}`,
+			timestamp: new Date(),
+			attempts: 1,
+			body: typeof item === "string" ? { v: 1, id: item, tenantId: t.tenantId } : { v: 1, ...item },
+		})),
 	);
 	const retries = batch.messages.map((m) => vi.spyOn(m, "retry"));
 	const ctx = createExecutionContext();
@@ -91,3 +102,34 @@ export function fakeProvider(...responses: (Response | Error | "hang")[]) {
 
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
 	new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+
+/** A promise settled from outside: a provider answer held back until the test lets it go. */
+export function gate<T>() {
+	let resolve: (value: T) => void = () => {};
+	const promise = new Promise<T>((r) => {
+		resolve = r;
+	});
+	return { promise, resolve };
+}
+
+export function hostOf(input: RequestInfo | URL): string {
+	return new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url).host;
+}
+
+/** A pacer granting everything, except that `open` providers report an open circuit and `failing` calls throw. */
+export function stubPacer(options: { open?: string[]; failing?: ("tenant" | "provider")[] } = {}): Pacer {
+	const down = () => Promise.reject(new Error("RateLimiter unavailable"));
+	return {
+		tenantPermits: (_t, _r, n) => (options.failing?.includes("tenant") ? down() : Promise.resolve({ granted: n, retryAfterMs: 0 })),
+		providerPermits: (name, n) => {
+			if (options.failing?.includes("provider")) return down();
+			return Promise.resolve(
+				options.open?.includes(name)
+					? { granted: 0, retryAfterMs: 30_000, circuit: "open" }
+					: { granted: n, retryAfterMs: 0, circuit: "closed" },
+			);
+		},
+		report: async () => {},
+		status: async () => ({ circuit: "closed", consecutiveFailures: 0, openedAt: null, ratePerSecond: 1000 }),
+	};
+}

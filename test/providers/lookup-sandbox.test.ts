@@ -71,22 +71,32 @@ describe("Sandbox lookup", () => {
 		);
 	});
 
-	it.each(["delivered", "bounced", "complained", "delayed", "flaky"])("agrees with simulatedEvents for %s@", async (local) => {
-		const sandbox = new SandboxProvider();
-		const email = outboundEmail({ id: EMAIL_ID, to: ["Ann <ann@example.com>"], cc: [`Test <${local}@example.com>`], bcc: [] });
-		const simulated = sandbox.simulatedEvents(email, PROVIDER_MESSAGE_ID, SENT_AT);
-		const result = await sandbox.lookup({
-			emailId: EMAIL_ID,
-			providerMessageId: PROVIDER_MESSAGE_ID,
-			recipients: ["ann@example.com", `${local}@example.com`],
-			sentAt: SENT_AT,
-		});
-		expect(result).toEqual(
-			ok({
-				found: true,
-				providerMessageId: PROVIDER_MESSAGE_ID,
-				events: simulated.map(({ type, bounce, at, recipient, detail }) => ({ type, ...(bounce && { bounce }), at, recipient, detail })),
-			}),
-		);
-	});
+	it.each(["delivered", "bounced", "complained", "delayed", "flaky"])(
+		"agrees with the follow-ups its send reported for %s@",
+		async (local) => {
+			const sandbox = new SandboxProvider();
+			const email = outboundEmail({ id: EMAIL_ID, to: ["Ann <ann@example.com>"], cc: [`Test <${local}@example.com>`], bcc: [] });
+			const sent = await sandbox.send(email, { attempt: 3 });
+			if (!sent.ok) throw new Error("the sandbox refused a deliverable email");
+			const result = await sandbox.lookup({
+				emailId: EMAIL_ID,
+				providerMessageId: sent.value.providerMessageId,
+				recipients: ["ann@example.com", `${local}@example.com`],
+				sentAt: SENT_AT,
+			});
+			expect(result).toEqual(
+				ok({
+					found: true,
+					providerMessageId: PROVIDER_MESSAGE_ID,
+					events: (sent.value.followUps ?? []).map(({ type, bounce, afterMs, recipient, detail }) => ({
+						type,
+						...(bounce && { bounce }),
+						at: SENT_AT + afterMs,
+						recipient,
+						detail,
+					})),
+				}),
+			);
+		},
+	);
 });

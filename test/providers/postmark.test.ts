@@ -121,9 +121,15 @@ describe("Postmark outcomes", () => {
 		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain" } });
 	});
 
-	it.each([500, 502, 503])("treats HTTP %i as transient", async (status) => {
+	it("treats HTTP 503 as transient: the service refused the work", async () => {
+		const status = 503;
 		answer(status, "Service Unavailable");
 		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "transient", status } });
+	});
+
+	it.each([500, 502, 504])("treats HTTP %i as uncertain: a gateway may answer after the provider accepted", async (status) => {
+		answer(status, "Service Unavailable");
+		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain", status } });
 	});
 
 	it("treats HTTP 429 with Retry-After as rate limited for that many seconds", async () => {

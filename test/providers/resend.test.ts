@@ -137,14 +137,20 @@ describe("Resend outcomes", () => {
 		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain" } });
 	});
 
-	it.each([500, 502, 503])("treats HTTP %i as transient", async (status) => {
+	it("treats HTTP 503 as transient: the service refused the work", async () => {
+		const status = 503;
 		resendError(status, "internal_server_error");
 		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "transient", status } });
 	});
 
-	it("treats an unparseable 502 body as transient", async () => {
+	it.each([500, 502, 504])("treats HTTP %i as uncertain: a gateway may answer after the provider accepted", async (status) => {
+		resendError(status, "internal_server_error");
+		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain", status } });
+	});
+
+	it("treats an unparseable 502 body as uncertain", async () => {
 		answer(502, "<html>Bad Gateway</html>");
-		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "transient", status: 502 } });
+		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain", status: 502 } });
 	});
 
 	it("treats 429 rate_limit_exceeded as rate limited for Retry-After seconds", async () => {

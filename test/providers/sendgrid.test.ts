@@ -174,9 +174,15 @@ describe("SendGrid outcomes", () => {
 		expect(await provider().send(fullEmail(), CONTEXT)).toEqual(ok({ providerMessageId: `sendgrid:${EMAIL_ID}` }));
 	});
 
-	it.each([500, 502, 503])("treats HTTP %i as transient", async (status) => {
+	it("treats HTTP 503 as transient: the service refused the work", async () => {
+		const status = 503;
 		sendGridError(status, "internal error");
 		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "transient", status } });
+	});
+
+	it.each([500, 502, 504])("treats HTTP %i as uncertain: a gateway may answer after the provider accepted", async (status) => {
+		sendGridError(status, "internal error");
+		expect(await provider().send(fullEmail(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain", status } });
 	});
 
 	it("treats an unparseable 503 body as transient", async () => {

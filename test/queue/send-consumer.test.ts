@@ -446,6 +446,17 @@ describe("send consumer: attachments and cost", () => {
 		expect(provider.requests.map((r) => new URL(r.url).host)).toEqual(["files.example.org"]);
 	});
 
+	it("fails an email whose path attachment redirects into a private network, without following it", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t, { attachments: [{ path: "https://files.example.org/moved.pdf" }] });
+		const provider = fakeProvider(new Response(null, { status: 302, headers: { location: "http://169.254.169.254/latest/meta-data" } }));
+		await consume(t, [id], depsWith(RESEND));
+		const row = await emailRow(id);
+		expect(row.status).toBe("failed");
+		expect(String(row.last_error)).toContain("redirected to a URL that must be on a public host");
+		expect(provider.requests.map((r) => new URL(r.url).host)).toEqual(["files.example.org"]);
+	});
+
 	it("fails an email whose path attachment is larger than the attachment limit", async () => {
 		const t = await seedTenant();
 		const id = await seedEmail(t, { attachments: [{ path: "https://files.example.org/huge.bin" }] });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, call } from "../helpers/api";
+import { ADMIN_TOKEN, call, seedTenant } from "../helpers/api";
+import { createWebhook } from "../helpers/webhooks";
 
 type Tenant = Record<string, unknown> & { id: string };
 type ErrorBody = { statusCode: number; name: string; message: string };
@@ -126,5 +127,70 @@ describe("/admin/api-keys", () => {
 		const revoked = await admin("DELETE", `/admin/api-keys/${key.body.id}`);
 		expect(revoked.body).toEqual({ object: "api_key", id: key.body.id, deleted: true });
 		expect((await admin("DELETE", `/admin/api-keys/${key.body.id}`)).status).toBe(404);
+	});
+});
+
+describe("DELETE /admin/tenants/:id", () => {
+	it("answers deleted, after which GET, PATCH, key creation and the list no longer know the tenant", async () => {
+		const t = await seedTenant();
+		const res = await admin("DELETE", `/admin/tenants/${t.tenantId}`);
+		expect(res.status).toBe(200);
+		expect(res.body).toEqual({ object: "tenant", id: t.tenantId, deleted: true });
+		expect((await admin("GET", `/admin/tenants/${t.tenantId}`)).status).toBe(404);
+		expect((await admin("PATCH", `/admin/tenants/${t.tenantId}`, { name: "back" })).status).toBe(404);
+		expect((await admin("POST", `/admin/tenants/${t.tenantId}/api-keys`, { name: "k" })).status).toBe(404);
+		const list = await call<{ data: Tenant[] }>("GET", "/admin/tenants?limit=100", { key: ADMIN_TOKEN });
+		expect(list.body.data.map((x) => x.id)).not.toContain(t.tenantId);
+	});
+
+	it("revokes the tenant's API keys, and only its own", async () => {
+		const gone = await seedTenant();
+		const kept = await seedTenant();
+		await admin("DELETE", `/admin/tenants/${gone.tenantId}`);
+		const refused = await call<ErrorBody>("GET", "/api-keys", { key: gone.key });
+		expect(refused.status).toBe(403);
+		expect(refused.body.name).toBe("invalid_api_key");
+		expect((await call("GET", "/api-keys", { key: kept.key })).status).toBe(200);
+		const live = await env.DB.prepare("SELECT count(*) AS n FROM api_keys WHERE tenant_id = ? AND revoked_at IS NULL")
+			.bind(gone.tenantId)
+			.first<number>("n");
+		expect(live).toBe(0);
+	});
+
+	it("deletes the tenant's webhook endpoints and cancels their pending deliveries", async () => {
+		const t = await seedTenant();
+		const hook = await createWebhook(t, ["email.delivered"]);
+		const now = Date.now();
+		await env.DB.prepare(
+			"INSERT INTO webhook_deliveries (id, webhook_id, tenant_id, email_id, event_type, event_at, status, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, 'email.delivered', ?, 'pending', 0, ?, ?)",
+		)
+			.bind(crypto.randomUUID(), hook.id, t.tenantId, crypto.randomUUID(), now, now, now)
+			.run();
+		await admin("DELETE", `/admin/tenants/${t.tenantId}`);
+		const endpoint = await env.DB.prepare("SELECT deleted_at FROM webhooks WHERE id = ?").bind(hook.id).first<number | null>("deleted_at");
+		expect(endpoint).not.toBeNull();
+		const statuses = await env.DB.prepare("SELECT status FROM webhook_deliveries WHERE webhook_id = ?")
+			.bind(hook.id)
+			.all<{ status: string }>();
+		expect(statuses.results.map((r) => r.status)).toEqual(["canceled"]);
+	});
+
+	it("answers 404 for an unknown or already deleted tenant and changes nothing", async () => {
+		const t = await seedTenant();
+		await admin("DELETE", `/admin/tenants/${t.tenantId}`);
+		const before = await env.DB.prepare("SELECT deleted_at, updated_at FROM tenants WHERE id = ?").bind(t.tenantId).first();
+		for (const id of [t.tenantId, "00000000-0000-4000-8000-000000000000", "nope"]) {
+			const res = await admin("DELETE", `/admin/tenants/${id}`);
+			expect(res.status).toBe(404);
+			expect(res.body.name).toBe("not_found");
+		}
+		expect(await env.DB.prepare("SELECT deleted_at, updated_at FROM tenants WHERE id = ?").bind(t.tenantId).first()).toEqual(before);
+	});
+
+	it("requires the admin token, and a tenant's own key cannot delete it", async () => {
+		const t = await seedTenant();
+		expect((await call("DELETE", `/admin/tenants/${t.tenantId}`)).status).toBe(401);
+		expect((await call("DELETE", `/admin/tenants/${t.tenantId}`, { key: t.key })).status).toBe(403);
+		expect((await admin("GET", `/admin/tenants/${t.tenantId}`)).status).toBe(200);
 	});
 });

@@ -217,9 +217,9 @@ describe("POST /emails rejects bad input with the documented shape and writes no
 			"invalid_attachment",
 		],
 		[
-			"an attachment path over http",
+			"an attachment path into a link-local network",
 			(d) => ({
-				body: { from: `a@${d}`, to: "u@example.org", subject: "s", text: "t", attachments: [{ path: "http://files.example.org/a.pdf" }] },
+				body: { from: `a@${d}`, to: "u@example.org", subject: "s", text: "t", attachments: [{ path: "http://169.254.169.254/a.pdf" }] },
 			}),
 			422,
 			"invalid_attachment",

@@ -109,5 +109,5 @@ describe("fuzzed requests", () => {
 			"SELECT count(*) AS n FROM email_events e LEFT JOIN emails m ON m.id = e.email_id WHERE m.id IS NULL",
 		).first<number>("n");
 		expect(orphans).toBe(0);
-	});
+	}, 60_000);
 });

@@ -12,7 +12,7 @@ beforeEach(() => {
 });
 
 /**
- * The accept path's D1 budget (DESIGN §1): auth (1) + claim/suppression reads (1) + the write transaction (1),
+ * The accept path's D1 budget (docs/architecture.md, "Flow"): auth (1) + claim/suppression reads (1) + the write transaction (1),
  * however many emails a request carries. These numbers are reported in the issue notes; a regression fails here.
  */
 describe("D1 round trips per accepted request", () => {

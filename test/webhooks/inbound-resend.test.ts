@@ -1,7 +1,7 @@
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
 import { describe, expect, it } from "vitest";
-import { inboundAdapter } from "../../src/webhooks/inbound";
+import { INBOUND_ADAPTERS, inboundAdapter } from "../../src/webhooks/inbound";
 import { resendInbound } from "../../src/webhooks/inbound/resend";
 import type { InboundRequest } from "../../src/webhooks/inbound/types";
 
@@ -311,5 +311,14 @@ describe("inbound adapter registry", () => {
 
 	it.each(["sandbox", "mailgun", "constructor", ""])("has no adapter for %j", (name) => {
 		expect(inboundAdapter(name)).toBeUndefined();
+	});
+
+	it.each(
+		Object.values(INBOUND_ADAPTERS).flatMap((adapter) => adapter.settings.map((missing) => [adapter.provider, missing, adapter] as const)),
+	)("the %s adapter refuses every request without its declared setting %s, naming it", async (_provider, missing, adapter) => {
+		const others = Object.fromEntries(adapter.settings.filter((s) => s !== missing).map((s) => [s, "configured"]));
+		const result = await adapter.verify({ rawBody: "{}", headers: new Headers(), now: Date.now() }, others);
+		expect(result).toMatchObject({ ok: false, error: { status: 401 } });
+		expect(result.ok ? "" : result.error.message).toContain(missing);
 	});
 });

@@ -4,7 +4,6 @@ import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_SCHEDULE_SECONDS } from "../../src/queue/webhook-consumer";
-import { endpointProblem } from "../../src/webhooks/outbound/endpoint";
 import { call, seedTenant } from "../helpers/api";
 import { consume, depsWith, seedEmail } from "../helpers/send";
 import { consumeDeliveries, createWebhook, deliveriesOf, fakeEndpoint, holdWebhookQueue } from "../helpers/webhooks";
@@ -44,15 +43,6 @@ describe("/webhooks endpoints", () => {
 		const res = await call<{ name: string }>("POST", "/webhooks", { key: t.key, body });
 		expect(res.status).toBe(422);
 		expect((await call<{ data: unknown[] }>("GET", "/webhooks", { key: t.key })).body.data).toEqual([]);
-	});
-
-	it("allows only https on public hosts unless ALLOW_HTTP_WEBHOOKS", () => {
-		expect(endpointProblem("http://hooks.example.org/x", false)).toContain("https");
-		expect(endpointProblem("https://localhost/x", false)).toContain("public");
-		expect(endpointProblem("https://127.0.0.1:8443/x", false)).toContain("public");
-		expect(endpointProblem("https://[::1]/x", false)).toContain("public");
-		expect(endpointProblem("https://hooks.example.org/x", false)).toBeNull();
-		expect(endpointProblem("http://127.0.0.1:9000/x", true)).toBeNull();
 	});
 
 	it("deletes an endpoint, cancels its pending deliveries, and answers 404 for another tenant's", async () => {

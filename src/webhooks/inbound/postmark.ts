@@ -18,7 +18,7 @@ import { parseMailbox } from "../../lib/address";
 import { constantTimeEqual } from "../../lib/crypto";
 import { err, ok, type Result } from "../../lib/result";
 import { decodeBase64 } from "../../lib/webcrypto";
-import type { ProviderEventType } from "../../services/events";
+import type { ProviderEventType } from "../../lifecycle/provider-events";
 import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "./types";
 
 const DETAIL_MAX = 500;
@@ -71,6 +71,7 @@ type PostmarkRecord = z.infer<typeof PostmarkRecord>;
  */
 export const postmarkInbound: InboundWebhookAdapter = {
 	provider: "postmark",
+	settings: ["POSTMARK_WEBHOOK_USER", "POSTMARK_WEBHOOK_PASSWORD"],
 
 	async verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>> {
 		const user = settings.POSTMARK_WEBHOOK_USER;

@@ -19,8 +19,8 @@ import { parseMailbox } from "../../lib/address";
 import { constantTimeEqual } from "../../lib/crypto";
 import { err, ok, type Result } from "../../lib/result";
 import { decodeBase64, encodeBase64, hmacSha256 } from "../../lib/webcrypto";
+import type { ProviderEventType } from "../../lifecycle/provider-events";
 import { RESEND_ID_TAG } from "../../providers/resend";
-import type { ProviderEventType } from "../../services/events";
 import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "./types";
 
 /** Standard Webhooks' `WEBHOOK_TOLERANCE_IN_SECONDS`. */
@@ -68,6 +68,7 @@ type EmailData = z.infer<typeof EmailData>;
  */
 export const resendInbound: InboundWebhookAdapter = {
 	provider: "resend",
+	settings: ["RESEND_WEBHOOK_SECRET"],
 
 	async verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>> {
 		const secret = settings.RESEND_WEBHOOK_SECRET;

@@ -16,7 +16,7 @@ import { z } from "zod";
 import { parseMailbox } from "../../lib/address";
 import { err, ok, type Result } from "../../lib/result";
 import { decodeBase64, derToP1363 } from "../../lib/webcrypto";
-import type { ProviderEventType } from "../../services/events";
+import type { ProviderEventType } from "../../lifecycle/provider-events";
 import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "./types";
 
 const SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature";
@@ -58,6 +58,7 @@ type SendGridEvent = z.infer<typeof SendGridEvent>;
  */
 export const sendgridInbound: InboundWebhookAdapter = {
 	provider: "sendgrid",
+	settings: ["SENDGRID_WEBHOOK_PUBLIC_KEY"],
 
 	async verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>> {
 		const configured = settings.SENDGRID_WEBHOOK_PUBLIC_KEY;

@@ -4,8 +4,8 @@
  * deduplicates and records through services/events.ts.
  */
 import type { Result } from "../../lib/result";
+import type { ProviderEventType } from "../../lifecycle/provider-events";
 import type { ProviderName } from "../../providers/catalog";
-import type { ProviderEventType } from "../../services/events";
 
 export type InboundRequest = {
 	/** The body exactly as received: signatures cover the raw bytes (SendGrid's include the trailing CRLF). */
@@ -44,6 +44,11 @@ export type ParsedWebhook = {
 
 export interface InboundWebhookAdapter {
 	readonly provider: ProviderName;
+	/**
+	 * The settings (secrets) `verify` needs; without all of them every request is refused with 401. Read by the
+	 * deploy script to say which to set and where the provider's webhook must point.
+	 */
+	readonly settings: readonly string[];
 	/** Checks the request's credentials or signature; never reads D1. */
 	verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>>;
 	/** Parses a verified body. */

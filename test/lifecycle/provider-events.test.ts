@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../../src/db/client";
-import { type ProviderEvent, recordProviderEvents } from "../../src/services/events";
+import { type ProviderEvent, recordProviderEvents } from "../../src/lifecycle/provider-events";
 import { seedTenant } from "../helpers/api";
 import { emailRow, eventTypes, seedEmail } from "../helpers/send";
 

@@ -1,0 +1,65 @@
+/**
+ * Facts the operator scripts read from the Worker's own TypeScript, so that no script keeps a second list of
+ * providers or settings that drifts from the code.
+ *
+ * Node 20 cannot import `.ts`, so a small entry module is bundled in memory with esbuild (the bundler wrangler itself
+ * uses) and imported from a data: URL. Only modules without Workers-only imports (`cloudflare:*`) can be read this way;
+ * the provider catalog and the inbound webhook adapters are plain TypeScript.
+ */
+import { build } from "esbuild";
+import { PROJECT_ROOT } from "./dev-server.mjs";
+
+/**
+ * Bundles `source` (TypeScript, imports resolved from the project root) and imports it.
+ *
+ * @param {string} source
+ * @param {{ cwd?: string }} [options]
+ * @returns {Promise<Record<string, unknown>>} the module's exports
+ * @example
+ * const { ADMIN_TOKEN_MIN_LENGTH } = await importWorkerModule('export { ADMIN_TOKEN_MIN_LENGTH } from "./src/config";');
+ */
+export async function importWorkerModule(source, { cwd = PROJECT_ROOT } = {}) {
+	const result = await build({
+		stdin: { contents: source, resolveDir: cwd, loader: "ts", sourcefile: "worker-facts.ts" },
+		bundle: true,
+		format: "esm",
+		platform: "neutral",
+		write: false,
+		logLevel: "silent",
+	});
+	const [output] = result.outputFiles;
+	if (!output) throw new Error("esbuild produced no output");
+	return import(`data:text/javascript;base64,${Buffer.from(output.text).toString("base64")}`);
+}
+
+/**
+ * The entry that describes what the scripts need from the Worker's code. The provider part is the one place to change
+ * when providers become a registry of modules: map that registry to the same shape.
+ */
+const WORKER_FACTS_SOURCE = `
+import { ADMIN_TOKEN_MIN_LENGTH } from "./src/config";
+import { PROVIDER_NAMES, REQUIRED_SETTINGS } from "./src/providers/catalog";
+import { INBOUND_ADAPTERS } from "./src/webhooks/inbound";
+export const adminTokenMinLength = ADMIN_TOKEN_MIN_LENGTH;
+export const providers = PROVIDER_NAMES.map((name) => {
+	const inbound = INBOUND_ADAPTERS[name];
+	return { name, requiredSecrets: [...REQUIRED_SETTINGS[name]], webhook: inbound ? { settings: [...inbound.settings] } : null };
+});
+`;
+
+/**
+ * @typedef {object} ProviderInfo
+ * @property {string} name as written in PROVIDERS
+ * @property {string[]} requiredSecrets settings it cannot send without
+ * @property {{ settings: string[] } | null} webhook its `/provider-webhooks/<name>` receiver and the settings that
+ *   authenticate it, or null when it reports no events over HTTP (the sandbox)
+ */
+
+/**
+ * @returns {Promise<{ providers: ProviderInfo[], adminTokenMinLength: number }>} every provider the Worker knows, and
+ *   the shortest ADMIN_TOKEN it accepts
+ */
+export async function readWorkerFacts() {
+	const { providers, adminTokenMinLength } = await importWorkerModule(WORKER_FACTS_SOURCE);
+	return { providers: /** @type {ProviderInfo[]} */ (providers), adminTokenMinLength: /** @type {number} */ (adminTokenMinLength) };
+}

@@ -1,0 +1,50 @@
+/**
+ * Events that ride on a transition. A status UPDATE is followed in the same `db.batch()` by an INSERT … SELECT of
+ * its event guarded by `changes() = 1` (the UPDATE just before it changed this row), then by the tenant-webhook
+ * fan-out, guarded the same way by the event's INSERT. A transition that lost its race writes nothing at all.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { Db, Statement } from "../db/client";
+import { emailEvents, emails } from "../db/schema";
+import { fanOutStatement } from "../services/webhook-fanout";
+
+export type GuardedEvent = {
+	emailId: string;
+	tenantId: string;
+	type: string;
+	at: number;
+	provider?: string | null;
+	detail?: Record<string, unknown> | null;
+};
+
+/** The event INSERT, effective only if the statement just before it in the batch changed a row. */
+export function eventIfChanged(db: Db, event: GuardedEvent): Statement {
+	return db.insert(emailEvents).select(
+		db
+			.select({
+				// Every column in table order (drizzle's rule for INSERT … SELECT); NULL lets SQLite assign the id.
+				id: sql<number>`NULL`.as("id"),
+				emailId: emails.id,
+				tenantId: emails.tenantId,
+				type: sql<string>`${event.type}`.as("type"),
+				at: sql<number>`${event.at}`.as("at"),
+				provider: sql<string | null>`${event.provider ?? null}`.as("provider"),
+				detail: sql<string | null>`${event.detail ? JSON.stringify(event.detail) : null}`.as("detail"),
+				dedupeKey: sql<null>`NULL`.as("dedupe_key"),
+			})
+			.from(emails)
+			.where(and(eq(emails.id, event.emailId), eq(emails.tenantId, event.tenantId), sql`changes() = 1`)),
+	);
+}
+
+/** The event of the UPDATE just before, and (for events tenants hear about) its webhook deliveries. */
+export function announced(db: Db, event: GuardedEvent): Statement[] {
+	const fanOut = fanOutStatement(db, event);
+	return fanOut ? [eventIfChanged(db, event), fanOut] : [eventIfChanged(db, event)];
+}
+
+/** Provider names as an SQL list of string literals; names come from the provider registry (letters only). */
+export function sqlNameList(names: readonly string[]) {
+	const safe = names.filter((n) => /^[a-z][a-z0-9_-]*$/.test(n));
+	return sql.raw(safe.length > 0 ? safe.map((n) => `'${n}'`).join(", ") : "NULL");
+}
