@@ -157,7 +157,10 @@ function TemplatePreview({ template, variables }: { template: Template; variable
 				class="button secondary"
 				onClick={() => {
 					setError(undefined);
-					api.post<typeof preview>(`/templates/${encodeURIComponent(template.id)}/render`, { variables }).then(setPreview, setError);
+					// The published version: what a send would use (a draft edit never changes what is sent).
+					api
+						.post<typeof preview>(`/templates/${encodeURIComponent(template.id)}/render`, { variables, version: "published" })
+						.then(setPreview, setError);
 				}}
 			>
 				Preview
@@ -212,11 +215,12 @@ export function SendPage() {
 		setError(undefined);
 		setAccepted(null);
 		const recipients = splitList(to);
-		if (!from.trim() || recipients.length === 0) return setFormError("From and To are required.");
+		if ((!from.trim() && !template?.from) || recipients.length === 0) return setFormError("From and To are required.");
 		if (!template && !subject.trim()) return setFormError("Subject is required.");
 		if (!template && !content.trim()) return setFormError(`Write the ${kind === "html" ? "HTML" : "text"} body, or pick a template.`);
 		if (variables && !variables.ok) return setFormError(variables.error);
-		const body: Record<string, unknown> = { from: from.trim(), to: recipients };
+		const body: Record<string, unknown> = { to: recipients };
+		if (from.trim()) body.from = from.trim();
 		if (subject.trim()) body.subject = subject.trim();
 		if (template && variables?.ok) body.template = { id: template.id, variables: variables.value };
 		else body[kind] = content;
@@ -225,7 +229,7 @@ export function SendPage() {
 		setBusy(true);
 		try {
 			const { id } = await api.post<{ id: string }>("/emails", body, { "Idempotency-Key": idempotencyKey });
-			sessionStorage.setItem(FROM_KEY, from.trim());
+			if (from.trim()) sessionStorage.setItem(FROM_KEY, from.trim());
 			setIdempotencyKey(newIdempotencyKey());
 			if (fullAccess) route(`${BASE}/emails/${id}`);
 			else setAccepted(id);
