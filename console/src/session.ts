@@ -9,8 +9,8 @@ import type { Session } from "./types";
 
 export type { Session };
 
-/** Why the last session ended and where the user was, so sign-in can say so and go back there. */
-export type Ended = { reason: "expired" | "signed_out"; returnTo: string };
+/** Why the last session ended, so sign-in can say so (the page the user was on travels in sign-in's `next`). */
+export type Ended = { reason: "expired" | "signed_out" };
 
 const STORAGE_KEY = "mailroom.console.session";
 
@@ -46,11 +46,10 @@ export function startSession(session: Session) {
 	notify();
 }
 
-/** Forgets the token. `expired`: the API refused it, so the page the user was on is kept for after sign-in. */
+/** Forgets the token. `expired`: the API refused it (revoked or changed), not the user. */
 export function endSession(reason: Ended["reason"]) {
 	sessionStorage.removeItem(STORAGE_KEY);
-	const { pathname, search } = window.location;
-	ended = { reason, returnTo: reason === "expired" ? pathname + search : "/console/" };
+	ended = { reason };
 	current = null;
 	notify();
 }
