@@ -4,7 +4,7 @@
  * full-access session can pick a published template and fill its variables; without them the picker is absent.
  */
 
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { SANDBOX_ADDRESSES } from "../catalog";
 import { DataTable } from "../components/table";
@@ -200,12 +200,10 @@ export function SendPage() {
 	const [formError, setFormError] = useState<string | null>(null);
 	const [accepted, setAccepted] = useState<string | null>(null);
 
-	useEffect(() => {
-		if (!template) return;
-		if (!from && template.from) setFrom(template.from);
-		if (!subject && template.subject) setSubject(template.subject);
+	const chooseTemplate = (chosen: Template | null) => {
+		setTemplate(chosen);
 		setValues({});
-	}, [template]);
+	};
 
 	const variables = useMemo(() => (template ? variablesFor(template.variables ?? [], values) : null), [template, values]);
 
@@ -216,7 +214,7 @@ export function SendPage() {
 		setAccepted(null);
 		const recipients = splitList(to);
 		if ((!from.trim() && !template?.from) || recipients.length === 0) return setFormError("From and To are required.");
-		if (!template && !subject.trim()) return setFormError("Subject is required.");
+		if (!subject.trim() && !template?.subject) return setFormError("Subject is required.");
 		if (!template && !content.trim()) return setFormError(`Write the ${kind === "html" ? "HTML" : "text"} body, or pick a template.`);
 		if (variables && !variables.ok) return setFormError(variables.error);
 		const body: Record<string, unknown> = { to: recipients };
@@ -262,10 +260,10 @@ export function SendPage() {
 						id="send-from"
 						value={from}
 						onInput={(e) => setFrom(e.currentTarget.value)}
-						placeholder="Acme <hello@example.com>"
-						required
+						placeholder={template?.from ?? "Acme <hello@example.com>"}
+						required={!template?.from}
 					/>
-					<p class="hint">An address at one of your tenant's allowed domains.</p>
+					<p class="hint">{template?.from ? "Empty: the template's sender." : "An address at one of your tenant's allowed domains."}</p>
 					<label for="send-to">To</label>
 					<input
 						id="send-to"
@@ -276,9 +274,16 @@ export function SendPage() {
 					/>
 					<p class="hint">Up to 50 addresses, separated by commas.</p>
 					<label for="send-subject">Subject</label>
-					<input id="send-subject" value={subject} onInput={(e) => setSubject(e.currentTarget.value)} required={!template} />
+					<input
+						id="send-subject"
+						value={subject}
+						onInput={(e) => setSubject(e.currentTarget.value)}
+						placeholder={template?.subject ?? ""}
+						required={!template?.subject}
+					/>
+					{template?.subject ? <p class="hint">Empty: the template's subject, with its variables filled in.</p> : null}
 					{fullAccess && hasTemplates ? (
-						<TemplatePicker chosen={template} onChoose={setTemplate} values={values} onValues={setValues} />
+						<TemplatePicker chosen={template} onChoose={chooseTemplate} values={values} onValues={setValues} />
 					) : null}
 					{template ? (
 						canPreview && variables?.ok ? (
