@@ -14,7 +14,10 @@
  * Retry-After: 1), --fault-timeout 0.01 capped by --max-timeouts 6/2, --fault-garbled 0.01, --fault-reset 0.02,
  * --fault-reset-after 0.01, --duplicates 3 (duplicate-delivery cron triggers while sending), --sweeps 3,
  * --drain-seconds 420/240 (a deadline; a drained run moves on at once), --latency-ms 5 (fake provider latency,
- * ± jitter), --concurrency 8 (clients sending), --circuit-threshold 50, --webhooks 8/4 (emails whose webhooks are
+ * ± jitter), --slow-window-s 12 and --slow-ms 4500 (a window in which Postmark answers every send that late),
+ * --stalled-attachments 0.1 (share of single sends with a `path` attachment, half of whose downloads stall mid-body),
+ * --limiter-faults 0.05 (share of the consumer's RateLimiter RPCs that fail), --concurrency 8 (clients sending),
+ * --circuit-threshold 50, --webhooks 8/4 (emails whose webhooks are
  * forged and replayed), --seed 1, --keep (keep the state directory and wrangler's log), --verbose, --project <dir>
  * (run another checkout of this project, e.g. one carrying a candidate fix; wrangler still comes from this one's
  * node_modules).
@@ -25,8 +28,16 @@
  * Setup. One `wrangler dev` with `--persist-to` a temp directory, so it can be stopped and started on the same D1;
  * PROVIDERS=resend,postmark with both pointed at fakes in this process; provider rates 10,000/s (pacing is not under
  * test here), RETRY_BASE_SECONDS=1, RETRY_MAX_SECONDS=5, MAX_ATTEMPTS=8, CIRCUIT_FAILURE_THRESHOLD=50 so retries are
- * exercised rather than circuits. Tenants take turns among four provider lists: the default (resend → postmark),
+ * exercised rather than circuits. Leases are short so the lifecycle's lease rules are exercised: SEND_LEASE_SECONDS=20,
+ * PROVIDER_TIMEOUT_MS=6000, ATTACHMENT_TIMEOUT_MS=3000; CHAOS_LIMITER_FAULT_RATE makes the consumer's RateLimiter
+ * RPCs fail at --limiter-faults. Tenants take turns among four provider lists: the default (resend → postmark),
  * postmark only (no idempotency, no failover), resend only, and postmark → resend.
+ *
+ * Lifecycle scenario (docs/architecture.md, "Exactly once"): two providers; a slow window (when phase 3 starts, Postmark
+ * answers every send after --slow-ms for --slow-window-s, so a consumer batch outlasts its 20 s lease and the lease
+ * discipline must give rows back instead of calling); attachment URLs served by this process, half of them stalling
+ * after their first bytes (such an email must end `failed` after its attempts, never sent, without holding up the
+ * rest); and RateLimiter faults in the consumer (rows are given back, never stranded).
  *
  * Fake providers (this process, one HTTP server each):
  * - Resend `POST /emails` honours `Idempotency-Key` as Resend does: the same key and body answer the first id again
@@ -80,8 +91,9 @@
  * - every email is terminal (sent, delivered, bounced, complained, failed, canceled) or visibly pending: `queued` or
  *   `uncertain` whose last event gives a reason (an error, a reason or `not_found_at_provider`); never `sending` or
  *   `scheduled` after the drain;
- * - at most one accepted send per email id over both providers together; more only for an email with an
- *   `uncertain` event (Postmark re-sent after reconciliation); a Resend send always carries its id as the key;
+ * - at most one accepted send per email id over both providers together, whatever happened to it (a Postmark send
+ *   is redone only after two lookups found nothing); a Resend send always carries its id as the key;
+ * - an email whose attachment stalls ends `failed` and no provider accepted it; one whose download works is sent;
  * - no `sent`/`delivered` email that no provider accepted; no canceled email that a provider accepted; at most one
  *   `sent` event per email from the consumer; a `sent` event's provider_message_id is one the provider issued;
  * - idempotent replays answer the original id; the restart's retried sends get exactly one id each;
@@ -89,7 +101,8 @@
  *   correctly signed but 10 minutes old → 401; Postmark with wrong basic auth → 401; a correctly signed
  *   `email.delivered` → 200, and the same request again → 200 with the events and status unchanged;
  * - the fuzz's own checks (bench/fuzz.mjs);
- * - no worker log line `cron_job_failed`, `send_outcomes_not_recorded`, `provider_threw` or `send_message_malformed`.
+ * - no worker log line `cron_job_failed`, `send_outcomes_not_recorded`, `provider_threw`, `send_preparation_threw` or
+ *   `send_message_malformed`.
  * Reported, not failed: emails `failed` although a provider accepted them (the Worker cannot know); a second `sent`
  * event added by the reconciler to an email the consumer had already recorded as sent (it also fans out a second
  * `email.sent` tenant webhook); warn-level worker log lines.
@@ -124,6 +137,10 @@ const cli = parseArgs({
 	sweeps: 3,
 	"drain-seconds": 0,
 	"latency-ms": 5,
+	"slow-window-s": 12,
+	"slow-ms": 4500,
+	"stalled-attachments": 0.1,
+	"limiter-faults": 0.05,
 	concurrency: 8,
 	"circuit-threshold": 50,
 	webhooks: -1,
@@ -201,6 +218,9 @@ function jitter(d) {
 	return Math.max(0, opts["latency-ms"] + Math.floor((d.random() - 0.5) * opts["latency-ms"]));
 }
 
+/** Until when (epoch ms) a fake answers every send `--slow-ms` late; set by the run for Postmark. */
+const slowUntil = { postmark: 0, resend: 0 };
+
 /** A provider HTTP server: routing, auth, fault injection and counters; `handlers` do the provider's own work. */
 async function startFake(name, seed, handle) {
 	const stats = {
@@ -221,6 +241,7 @@ async function startFake(name, seed, handle) {
 		lookups: 0,
 		"lookup 5xx": 0,
 		"auth errors": 0,
+		"slow answers": 0,
 	};
 	const accepted = new Map(); // mailroom id → provider ids accepted for it (one per accepted send)
 	const history = new Map(); // mailroom id → what this provider saw and answered, for violation reports
@@ -254,6 +275,8 @@ async function startFake(name, seed, handle) {
 		}
 		const text = await readBody(req).catch(() => null);
 		if (text === null) return;
+		const slow = isSend && Date.now() < slowUntil[name];
+		if (slow) stats["slow answers"]++;
 		const reply = (status, body, headers = {}) => {
 			// One answer in ten closes its connection (gracefully), so new connections keep coming for resets to hit.
 			const close = churn.chance(0.1) ? { connection: "close" } : {};
@@ -262,7 +285,7 @@ async function startFake(name, seed, handle) {
 				res.writeHead(status, { "content-type": typeof body === "string" ? "text/html" : "application/json", ...close, ...headers });
 				res.end(typeof body === "string" ? body : JSON.stringify(body));
 			};
-			setTimeout(send, jitter(fault?.d ?? lookupFaults));
+			setTimeout(send, (slow ? opts["slow-ms"] : 0) + jitter(fault?.d ?? lookupFaults));
 		};
 		const json = parseJson(text);
 		const mailroomId = isSend ? handle.idOf(json) : undefined;
@@ -446,6 +469,38 @@ function startFakePostmark(token, seed) {
 	});
 }
 
+/**
+ * Attachment URLs for `path` attachments: `/ok/<n>.pdf` answers a small PDF; `/stall/<n>.pdf` sends its first bytes and
+ * then nothing, ever (the Worker's ATTACHMENT_TIMEOUT_MS must end it). Counts requests per kind.
+ */
+async function startAttachmentServer() {
+	const stats = { ok: 0, stalled: 0 };
+	const stalled = new Set();
+	const server = createServer((req, res) => {
+		if ((req.url ?? "").startsWith("/stall/")) {
+			stats.stalled++;
+			res.writeHead(200, { "content-type": "application/pdf", "content-length": "100000" });
+			res.write("%PDF-1.7 ");
+			stalled.add(res);
+			res.on("close", () => stalled.delete(res));
+			return;
+		}
+		stats.ok++;
+		res.writeHead(200, { "content-type": "application/pdf" });
+		res.end("%PDF-1.7 chaos attachment %%EOF");
+	});
+	await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+	return {
+		url: `http://127.0.0.1:${server.address().port}`,
+		stats,
+		close: async () => {
+			for (const res of stalled) res.socket?.destroy();
+			server.closeAllConnections?.();
+			await new Promise((resolve) => server.close(resolve));
+		},
+	};
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Worker log: counts from the structured lines the Worker writes (one JSON object per line).
 
@@ -505,6 +560,7 @@ async function main() {
 	const postmarkHook = { user: "chaos", password: randomBytes(12).toString("hex") };
 	const resend = await startFakeResend(resendKey, opts.seed * 101);
 	const postmark = await startFakePostmark(postmarkToken, opts.seed * 211);
+	const files = await startAttachmentServer();
 	const vars = {
 		ADMIN_TOKEN: adminToken,
 		PROVIDERS: "resend,postmark",
@@ -520,6 +576,12 @@ async function main() {
 		RETRY_MAX_SECONDS: "5",
 		MAX_ATTEMPTS: "8",
 		CIRCUIT_FAILURE_THRESHOLD: String(opts["circuit-threshold"]),
+		// Short leases and timeouts so a slow provider outlasts a batch's lease (the lease must cover 3 + 6 + 5 s).
+		SEND_LEASE_SECONDS: "20",
+		PROVIDER_TIMEOUT_MS: "6000",
+		ATTACHMENT_TIMEOUT_MS: "3000",
+		CHAOS_LIMITER_FAULT_RATE: String(opts["limiter-faults"]),
+		// Also lets attachment paths point at this process's loopback server.
 		ALLOW_HTTP_WEBHOOKS: "true",
 	};
 	// Both servers run one copy of the project taken now: `wrangler dev` would hot-reload edits made during the run.
@@ -664,10 +726,17 @@ async function main() {
 					body.scheduled_at = new Date(Date.now() + d.int(20, 60) * 1000).toISOString();
 					counters.scheduled++;
 				}
+				let attachment = null;
+				if (d.chance(opts["stalled-attachments"])) {
+					attachment = d.chance(0.5) ? "stalled" : "ok";
+					body.attachments = [{ path: `${files.url}/${attachment === "stalled" ? "stall" : "ok"}/${job.first}.pdf` }];
+					counters[`attachments ${attachment}`] = (counters[`attachments ${attachment}`] ?? 0) + 1;
+				}
 				const headers = { "idempotency-key": `chaos-${job.first}` };
 				const res = await must(url(), "POST", "/emails", { token: tenant.key, body, headers });
 				counters.singles++;
 				record(tenant, res.id, body.scheduled_at ? "scheduled" : "single");
+				if (attachment) emails.get(res.id).attachment = attachment;
 				if (d.chance(0.05)) {
 					const again = await call(url(), "POST", "/emails", { token: tenant.key, body, headers });
 					counters.replays++;
@@ -760,8 +829,10 @@ async function main() {
 			}),
 		);
 
-		// Phase 3: the second half, then the fuzz while everything drains.
-		say(`phase 3: accepting the second half`);
+		// Phase 3: the second half, then the fuzz while everything drains. Postmark turns slow for a while: a consumer batch
+		// of its sends outlasts the 20 s lease, and the lease discipline gives rows back instead of calling.
+		slowUntil.postmark = Date.now() + opts["slow-window-s"] * 1000;
+		say(`phase 3: accepting the second half; postmark answers sends after ${opts["slow-ms"]} ms for ${opts["slow-window-s"]} s`);
 		await runJobs(plan.slice(half));
 		say(`accepted ${emails.size} emails so far; draining${opts.fuzz > 0 ? ` while fuzzing (${opts.fuzz} requests)` : ""}`);
 
@@ -911,8 +982,15 @@ async function main() {
 				resend: resend.history.get(id) ?? [],
 				postmark: postmark.history.get(id) ?? [],
 			});
-			if (sends > 1 && !uncertain) violate("duplicate_send", evidence());
-			if (sends > 1 && uncertain && atResend.length > 0 && atPostmark.length > 0) violate("sent_by_two_providers", evidence());
+			if (atResend.length > 0 && atPostmark.length > 0) violate("sent_by_two_providers", evidence());
+			else if (sends > 1) violate("duplicate_send", evidence());
+			// A stalled download never lets the provider be called: such an email ends failed (or canceled) and unsent. One
+			// whose lease expired mid-download is, as far as the Worker can know, possibly sent (the claim cannot tell a
+			// stalled download from a call in flight), so it may rest `uncertain` until unresolved_at_provider a day later.
+			const leaseExpired = types.includes("lease_expired") || types.includes("uncertain");
+			const settled = status === "failed" || status === "canceled" || (status === "uncertain" && leaseExpired);
+			if (e.attachment === "stalled" && (sends > 0 || !settled)) violate("stalled_attachment_not_failed", { ...evidence(), status });
+			if (e.attachment === "ok" && !e.canceled && sends === 0) violate("attachment_email_not_sent", { ...evidence(), status });
 			if (e.canceled && status !== "canceled") violate("cancel_answered_200_but_not_canceled", { id, status });
 			if (status === "canceled" && sends > 0) violate("canceled_but_sent", { id, resend: atResend.length, postmark: atPostmark.length });
 			if ((status === "sent" || status === "delivered") && sends === 0)
@@ -933,7 +1011,13 @@ async function main() {
 		}
 		// Worker failures that are bugs whatever the faults: a failed cron job, a consumer that could not record what it
 		// sent, an adapter that threw (5xx answers are the fuzz's and are counted there).
-		for (const event of ["cron_job_failed", "send_outcomes_not_recorded", "provider_threw", "send_message_malformed"]) {
+		for (const event of [
+			"cron_job_failed",
+			"send_outcomes_not_recorded",
+			"provider_threw",
+			"send_preparation_threw",
+			"send_message_malformed",
+		]) {
 			const n = workerLog.errors.get(event) ?? 0;
 			if (n > 0) violate(`worker_log_${event}`, { count: n, sample: workerLog.samples.get(event) });
 		}
@@ -996,6 +1080,9 @@ async function main() {
 			"consumer: retried / failed / uncertain / deferred": ["retried", "failed", "uncertain", "deferred"]
 				.map((k) => workerLog.sum(`send_batch_done.${k}`))
 				.join(" / "),
+			"consumer: rows given back because the lease no longer covered the call": workerLog.sum("send_batch_done.deferred_for_lease"),
+			"consumer: RateLimiter calls that failed (injected) / expired leases found": `${workerLog.errors.get("rate_limiter_unavailable") ?? 0} / ${workerLog.sum("send_leases_expired.count")}`,
+			"attachment server: ok / stalled downloads": `${files.stats.ok} / ${files.stats.stalled}`,
 			"log lines at warn/error level": [...workerLog.errors].map(([k, n]) => `${k} ${n}`).join(", ") || "none",
 		});
 		if (workerLog.errorSamples.length)
@@ -1026,6 +1113,7 @@ async function main() {
 		await server.stop();
 		await resend.close();
 		await postmark.close();
+		await files.close();
 		workerLog.file?.end();
 		if (passed && !opts.keep) await rm(stateDir, { recursive: true, force: true });
 		else console.log(`state and wrangler log kept in ${stateDir} (wrangler.log)`);

@@ -4,7 +4,9 @@
  *
  * 1. Accept path: autocannon on `POST /emails` at 1, 16 and 64 connections; `GET /health` at 16 (the platform's
  *    floor); the same accept run with RATE_LIMITING=off for the limiter's cost.
- * 2. Batch accept: `POST /emails/batch` with 100 emails per request.
+ * 2. Batch accept: `POST /emails/batch` with 100 emails per request: plain, rendered from a 20 KB template with 10
+ *    variables per recipient, and plain with that html pre-rendered (same rows written, no rendering); then the
+ *    render cost per email of that template (bench/render.mjs).
  * 3. Pipeline: N emails over 10 tenants, accepted by batch, sent by the consumer to a fake Resend (latency set by
  *    --latency-ms) that confirms each one with a signed `email.delivered` webhook; emails/s end to end and p50/p99
  *    accept→delivered. BENCH_METRICS=on counts D1 queries, rows and RateLimiter RPCs per phase in the Worker.
@@ -22,7 +24,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
@@ -30,9 +32,12 @@ import { Webhook } from "standardwebhooks";
 import { ensureAssetsDirectory } from "../scripts/lib/console-build.mjs";
 import { PROJECT_ROOT } from "../scripts/lib/dev-server.mjs";
 import { machine, options, startBenchServer } from "./lib.mjs";
+import { measureRender } from "./render.mjs";
+import { orderConfirmationTemplate, orderValues } from "./template-fixture.mjs";
 
 const opts = options({ seconds: 10, emails: 5000, "latency-ms": 20 });
-const results = { date: new Date().toISOString(), machine: machine() };
+// The 1-minute load average at the start and end: on a shared machine, what the other numbers should be read against.
+const results = { date: new Date().toISOString(), machine: machine(), load_average_start: Number(loadavg()[0].toFixed(2)) };
 const sendBody = JSON.stringify({ from: "Bench <bench@example.com>", to: "delivered@example.org", subject: "bench", text: "hello" });
 
 async function load(url, init, connections) {
@@ -103,22 +108,84 @@ function workerdUsage() {
 	results.accept_to_health_ratio = Number((results.accept.c16.rps / results.health.c16.rps).toFixed(3));
 }
 
-// 2. Batch accept.
+// 2. Batch accept: plain emails, then in the same server the same batch with the 20 KB template rendered per email,
+//    and, to tell rendering from writing bigger rows, plain emails carrying that template's html already rendered.
 {
 	const server = await startBenchServer({});
 	try {
 		const key = await server.tenant("batch");
-		const batch = JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ ...JSON.parse(sendBody), to: `user${i}@example.org` })));
-		const r = await load(
-			`${server.url}/emails/batch`,
-			{ method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: batch },
-			4,
-		);
-		results.batch = { emails_per_second: r.rps * 100, requests_per_second: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms };
+		const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+		const batchBody = (item) => JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ to: `user${i}@example.org`, ...item(i) })));
+		/** Batches of 100 at 4 connections; emails/s from the requests completed, not autocannon's rounded average. */
+		const batchRun = async (body) => {
+			const r = await autocannon({
+				url: `${server.url}/emails/batch`,
+				connections: 4,
+				duration: opts.seconds,
+				method: "POST",
+				headers,
+				body,
+			});
+			if (r.non2xx > 0 || r.errors > 0) throw new Error(`batch answered ${r.non2xx} non-2xx, ${r.errors} errors`);
+			return { emailsPerSecond: (r.requests.total * 100) / r.duration, p50: r.latency.p50, p99: r.latency.p99 };
+		};
+		const summary = (runs) => ({
+			emails_per_second: Math.round(runs.reduce((n, r) => n + r.emailsPerSecond, 0) / runs.length),
+			p50_ms: Math.max(...runs.map((r) => r.p50)),
+			p99_ms: Math.max(...runs.map((r) => r.p99)),
+			runs: runs.length,
+		});
+		const plainBody = batchBody(() => ({ ...JSON.parse(sendBody) }));
+
+		const fixture = orderConfirmationTemplate();
+		const created = await fetch(`${server.url}/templates`, {
+			method: "POST",
+			headers,
+			body: JSON.stringify({ name: "order", alias: "order", from: "Shop <orders@example.com>", ...fixture }),
+		});
+		if (created.status !== 201) throw new Error(`template: ${created.status} ${await created.text()}`);
+		await fetch(`${server.url}/templates/order/publish`, { method: "POST", headers });
+		const templatedBody = batchBody((i) => ({ template: { id: "order", variables: orderValues(i) } }));
+		const preview = async (i) => {
+			const res = await fetch(`${server.url}/templates/order/render`, {
+				method: "POST",
+				headers,
+				body: JSON.stringify({ version: "published", variables: orderValues(i) }),
+			});
+			return res.json();
+		};
+		const rendered = await Promise.all(Array.from({ length: 100 }, (_, i) => preview(i)));
+		const prerenderedBody = batchBody((i) => ({
+			from: "Shop <orders@example.com>",
+			subject: rendered[i].subject,
+			html: rendered[i].html,
+			text: rendered[i].text,
+		}));
+		// Two interleaved rounds, so a neighbour's load on a shared machine does not fall on one kind only.
+		const runs = { plain: [], templated: [], prerendered: [] };
+		for (let round = 0; round < 2; round++) {
+			runs.plain.push(await batchRun(plainBody));
+			runs.templated.push(await batchRun(templatedBody));
+			runs.prerendered.push(await batchRun(prerenderedBody));
+		}
+		results.batch = summary(runs.plain);
+		const templated = summary(runs.templated);
+		const prerendered = summary(runs.prerendered);
+		results.batch_templated = {
+			template_bytes: Buffer.byteLength(fixture.html),
+			variables: fixture.variables.length,
+			templated,
+			plain_same_html: prerendered,
+			templated_to_plain_ratio: Number((templated.emails_per_second / results.batch.emails_per_second).toFixed(3)),
+			templated_to_plain_same_html_ratio: Number((templated.emails_per_second / prerendered.emails_per_second).toFixed(3)),
+		};
 	} finally {
 		await server.stop();
 	}
 }
+
+// 2b. Render cost per email (Node, the Worker's module; see bench/render.mjs).
+results.render = await measureRender();
 
 // 3. Pipeline to delivered, with cost counters.
 {
@@ -297,6 +364,7 @@ function workerdUsage() {
 	}
 }
 
+results.load_average_end = Number(loadavg()[0].toFixed(2));
 await writeFile(path.join(PROJECT_ROOT, "bench", "results.json"), `${JSON.stringify(results, null, "\t")}\n`);
 const row = (r) => (r ? `${r.rps} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms` : "—");
 console.table({
@@ -307,6 +375,8 @@ console.table({
 	"GET /health c16": row(results.health?.c16),
 	"accept / health (c16)": results.accept_to_health_ratio,
 	"POST /emails/batch": `${results.batch?.emails_per_second} emails/s`,
+	"POST /emails/batch, 20 KB template": `${results.batch_templated?.templated?.emails_per_second} emails/s (same html pre-rendered: ${results.batch_templated?.plain_same_html?.emails_per_second})`,
+	"render / email (20 KB, 10 vars)": `p50 ${results.render?.render_p50_ms} ms, p99 ${results.render?.render_p99_ms} ms; compile once ${results.render?.compile_p50_ms} ms`,
 	pipeline: `${results.pipeline?.emails_per_second} emails/s, p50 ${results.pipeline?.p50_ms} ms, p99 ${results.pipeline?.p99_ms} ms (${results.pipeline?.delivered}/${results.pipeline?.emails} delivered)`,
 	"D1 queries / accepted email": results.cost?.d1_queries_per_accepted_email,
 	"D1 queries / delivered email": results.cost?.d1_queries_per_delivered_email,

@@ -24,11 +24,21 @@ import { metricsRoutes } from "./routes/metrics";
 import { providerWebhookRoutes } from "./routes/provider-webhooks";
 import { statsRoutes } from "./routes/stats";
 import { suppressionRoutes } from "./routes/suppressions";
+import { templateRoutes } from "./routes/templates";
 import { webhookRoutes } from "./routes/webhooks";
 import { validationHook } from "./schemas/validation";
 
 /** Resources served with a tenant's API key. In Hono `/emails/*` also matches `/emails` itself. */
-const TENANT_RESOURCES = ["/emails/*", "/api-keys/*", "/suppressions/*", "/dead-letters/*", "/webhooks/*", "/stats", "/analytics"];
+const TENANT_RESOURCES = [
+	"/emails/*",
+	"/templates/*",
+	"/api-keys/*",
+	"/suppressions/*",
+	"/dead-letters/*",
+	"/webhooks/*",
+	"/stats",
+	"/analytics",
+];
 /** Every path prefix with routes, each answering 405 to methods it does not have. */
 const ROUTED_PATHS = [...TENANT_RESOURCES, "/admin/*", "/health/*", "/provider-webhooks/*", "/metrics"];
 
@@ -41,6 +51,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.route("/", healthRoutes);
 	app.route("/", adminRoutes);
 	app.route("/", emailRoutes);
+	app.route("/", templateRoutes);
 	app.route("/", apiKeyRoutes);
 	app.route("/", suppressionRoutes);
 	app.route("/", deadLetterRoutes);

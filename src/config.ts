@@ -73,21 +73,10 @@ export type Config = {
 	maxRequestBytes: number;
 	/** Off only for measuring the limiter's cost (bench); tenants are then unlimited. */
 	rateLimiting: boolean;
-	/** Send rate per provider account: PROVIDER_RATES over the defaults below. */
+	/** Send rate per provider account, where PROVIDER_RATES sets one (else the provider module's default). */
 	providerRates: Record<string, { per_second: number; burst: number }>;
 	circuitFailureThreshold: number;
 	circuitCoolDownMs: number;
-};
-
-/**
- * Default send rates per provider account. Resend documents 2 requests/s per team; SendGrid and Postmark publish
- * no number, so these are conservative starting points that 429s then adapt (PROVIDER_RATES overrides).
- */
-export const DEFAULT_PROVIDER_RATES: Record<string, { per_second: number; burst: number }> = {
-	sandbox: { per_second: 1000, burst: 1000 },
-	resend: { per_second: 2, burst: 2 },
-	sendgrid: { per_second: 100, burst: 100 },
-	postmark: { per_second: 50, burst: 50 },
 };
 
 /**
@@ -125,6 +114,26 @@ export const EMAIL_LIMITS = {
 	attachments: 100,
 	/** Resend accepts scheduling up to 30 days ahead. */
 	scheduleAheadDays: 30,
+} as const;
+
+/**
+ * Limits of stored templates and of a templated send. Each is answered with a 422 naming it.
+ * - `fieldBytes`: html and text each, UTF-8. Parsing a template costs about 0.2 ms per KB once per isolate and
+ *   version (then cached), and a template row plus its versions must stay well under D1's 2 MB row limit.
+ * - `variables`: declared per template (Resend's documented 50). `sendVariables`: values given per send.
+ * - `valueChars`: one value's length; the rendered email must still fit `EMAIL_LIMITS.bodyBytes`, which is
+ *   computed before rendering so a small template cannot be blown up into a huge string.
+ */
+export const TEMPLATE_LIMITS = {
+	fieldBytes: 500_000,
+	nameChars: 200,
+	aliasChars: 100,
+	variables: 50,
+	variableKeyChars: 100,
+	sendVariables: 100,
+	valueChars: 20_000,
+	/** Resend reserves these for contacts and broadcasts; a template may not declare them. */
+	reservedKeys: ["FIRST_NAME", "LAST_NAME", "EMAIL", "UNSUBSCRIBE_URL", "contact", "this"],
 } as const;
 
 /** Tenant limits applied when the admin API does not set them. */
@@ -166,7 +175,7 @@ export function getConfig(env: Env): Config {
 		maxAttachmentBytes: v.MAX_ATTACHMENT_BYTES,
 		maxRequestBytes: v.MAX_REQUEST_BYTES,
 		rateLimiting: v.RATE_LIMITING === "on",
-		providerRates: { ...DEFAULT_PROVIDER_RATES, ...v.PROVIDER_RATES },
+		providerRates: v.PROVIDER_RATES,
 		circuitFailureThreshold: v.CIRCUIT_FAILURE_THRESHOLD,
 		circuitCoolDownMs: v.CIRCUIT_COOLDOWN_SECONDS * 1000,
 	};

@@ -4,7 +4,7 @@
  * test/console/catalog.test.ts checks each list against its source.
  */
 
-/** Every provider Mailroom has an adapter for (src/providers/catalog.ts). */
+/** Every provider Mailroom has an adapter for (src/providers/registry.ts). */
 export const PROVIDER_NAMES = ["sandbox", "resend", "sendgrid", "postmark"] as const;
 
 /** Every status an email can have (src/db/schema.ts EMAIL_STATUSES). */
@@ -43,7 +43,7 @@ export const TENANT_DEFAULTS = {
 	daily_quota: 10_000,
 } as const;
 
-/** The sandbox provider's behaviours by recipient local part (src/providers/sandbox.ts). */
+/** The sandbox provider's behaviours by recipient local part (src/providers/sandbox/client.ts). */
 export const SANDBOX_ADDRESSES: { local: string; does: string }[] = [
 	{ local: "delivered", does: "Sent, then delivered (any other address does the same)." },
 	{ local: "bounced", does: "Hard bounce: the email ends bounced and the address is suppressed." },

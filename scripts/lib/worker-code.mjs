@@ -33,18 +33,18 @@ export async function importWorkerModule(source, { cwd = PROJECT_ROOT } = {}) {
 }
 
 /**
- * The entry that describes what the scripts need from the Worker's code. The provider part is the one place to change
- * when providers become a registry of modules: map that registry to the same shape.
+ * The entry that describes what the scripts need from the Worker's code: the provider registry, mapped to the shape
+ * the scripts use.
  */
 const WORKER_FACTS_SOURCE = `
 import { ADMIN_TOKEN_MIN_LENGTH } from "./src/config";
-import { PROVIDER_NAMES, REQUIRED_SETTINGS } from "./src/providers/catalog";
-import { INBOUND_ADAPTERS } from "./src/webhooks/inbound";
+import { PROVIDERS } from "./src/providers/registry";
 export const adminTokenMinLength = ADMIN_TOKEN_MIN_LENGTH;
-export const providers = PROVIDER_NAMES.map((name) => {
-	const inbound = INBOUND_ADAPTERS[name];
-	return { name, requiredSecrets: [...REQUIRED_SETTINGS[name]], webhook: inbound ? { settings: [...inbound.settings] } : null };
-});
+export const providers = PROVIDERS.map((p) => ({
+	name: p.name,
+	requiredSecrets: [...p.requiredSettings],
+	webhook: p.webhook ? { settings: [...p.webhook.settings] } : null,
+}));
 `;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Daily: forget what is no longer needed. Idempotency keys past their 24 h; for emails that ended more than
- * RETENTION_DAYS ago, their bodies (html, text, headers), attachment bytes in R2 and events. The email rows
+ * RETENTION_DAYS ago, their bodies (html, text, headers, template variables), attachment bytes in R2 and events. The email rows
  * themselves stay (ids, addresses, status) so lists, stats and analytics keep their history. Bounded per run;
  * a large backlog drains over several days' runs, with counts logged.
  */
@@ -24,7 +24,13 @@ export async function retention(env: Env, now: number): Promise<Record<string, n
 			and(
 				inArray(emails.status, [...ENDED]),
 				lt(emails.updatedAt, cutoff),
-				or(isNotNull(emails.html), isNotNull(emails.text), isNotNull(emails.attachments), isNotNull(emails.headers)),
+				or(
+					isNotNull(emails.html),
+					isNotNull(emails.text),
+					isNotNull(emails.attachments),
+					isNotNull(emails.headers),
+					isNotNull(emails.templateVariables),
+				),
 			),
 		)
 		.limit(RETENTION_LIMIT);
@@ -47,7 +53,7 @@ export async function retention(env: Env, now: number): Promise<Record<string, n
 			.returning({ key: idempotencyKeys.key }),
 		db
 			.update(emails)
-			.set({ html: null, text: null, headers: null, attachments: null })
+			.set({ html: null, text: null, headers: null, attachments: null, templateVariables: null })
 			.where(inArray(emails.id, ids.length > 0 ? ids : [""]))
 			.returning({ id: emails.id }),
 		db

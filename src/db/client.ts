@@ -40,6 +40,15 @@ export function chunkedInserts<T extends SQLiteTable>(db: Db, table: T, rows: T[
 	return statements;
 }
 
+/**
+ * One page of a cursor-paged list read with `LIMIT limit + 1`: whether there is more, and the rows newest first
+ * (a `before` page is read oldest first, towards newer rows, so it is reversed).
+ */
+export function pageOf<T>(rows: T[], limit: number, towardsNewer: boolean): { rows: T[]; hasMore: boolean } {
+	const page = rows.slice(0, limit);
+	return { rows: towardsNewer ? page.reverse() : page, hasMore: rows.length > limit };
+}
+
 /** Splits `items` into chunks of at most `size`, e.g. values for `IN (…)` lists under the parameter limit. */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
 	const out: T[][] = [];

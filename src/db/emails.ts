@@ -1,6 +1,6 @@
 /** Queries for emails and their events. Every query is scoped by tenant: another tenant's id is simply absent. */
 import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
-import type { Db } from "./client";
+import { type Db, pageOf } from "./client";
 import { type EmailEventRow, type EmailRow, type EmailStatus, emailEvents, emails } from "./schema";
 
 export async function getEmail(db: Db, tenantId: string, id: string): Promise<EmailRow | undefined> {
@@ -49,9 +49,7 @@ export async function listEmails(db: Db, tenantId: string, options: ListEmailsOp
 		.where(and(...conditions))
 		.orderBy(towardsNewer ? asc(emails.id) : desc(emails.id))
 		.limit(options.limit + 1);
-	const hasMore = rows.length > options.limit;
-	const page = rows.slice(0, options.limit);
-	return { rows: towardsNewer ? page.reverse() : page, hasMore };
+	return pageOf(rows, options.limit, towardsNewer);
 }
 
 /** An email and its events, oldest first, in one round trip; undefined when the tenant has no such email. */

@@ -96,7 +96,9 @@ export const emails = sqliteTable(
 		headers: text("headers", { mode: "json" }).$type<Record<string, string>>(),
 		tags: text("tags", { mode: "json" }).$type<Tag[]>().notNull(),
 		attachments: text("attachments", { mode: "json" }).$type<StoredAttachment[]>(),
+		/** For a templated send: the template and the published version it was rendered from, and the values given. */
 		templateId: text("template_id"),
+		templateVersionId: text("template_version_id"),
 		templateVariables: text("template_variables", { mode: "json" }).$type<Record<string, unknown>>(),
 		scheduledAt: integer("scheduled_at"),
 		/**
@@ -320,7 +322,78 @@ export const unmatchedProviderEvents = sqliteTable(
 	],
 );
 
+export const VARIABLE_TYPES = ["string", "number"] as const;
+export type VariableType = (typeof VARIABLE_TYPES)[number];
+
+/** A declared template variable as stored in a template's draft and its versions (Resend's `TemplateVariable`). */
+export type StoredVariable = {
+	id: string;
+	key: string;
+	type: VariableType;
+	fallback_value: string | number | null;
+	created_at: string;
+	updated_at: string;
+};
+
+/** What a template's draft and each of its versions hold (fresh builders per table, as drizzle needs). */
+const templateContentColumns = () => ({
+	name: text("name").notNull(),
+	from: text("from_address"),
+	subject: text("subject"),
+	replyTo: text("reply_to", { mode: "json" }).$type<string[]>(),
+	html: text("html").notNull(),
+	text: text("text_body"),
+	variables: text("variables", { mode: "json" }).$type<StoredVariable[]>().notNull(),
+});
+
+/**
+ * A tenant's template: its draft (the fields below, edited by PATCH) and a pointer to the published version that
+ * sends use. `draftVersionId` is the id the draft will carry once published: it equals `publishedVersionId` while
+ * the draft has no unpublished changes, and the first edit after a publish gives the draft a new one.
+ */
+export const templates = sqliteTable(
+	"templates",
+	{
+		/** UUIDv7, the list cursor (as for emails). */
+		id: text("id").primaryKey(),
+		tenantId: text("tenant_id")
+			.notNull()
+			.references(() => tenants.id),
+		/** Unique per tenant; never UUID-shaped, so `/templates/:id_or_alias` is unambiguous. */
+		alias: text("alias"),
+		...templateContentColumns(),
+		draftVersionId: text("draft_version_id").notNull(),
+		publishedVersionId: text("published_version_id"),
+		publishedAt: integer("published_at"),
+		/** Incremented by every change; PATCH writes only if nobody changed the row since it was read. */
+		revision: integer("revision").notNull(),
+		createdAt: integer("created_at").notNull(),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [
+		index("templates_tenant_id").on(t.tenantId, t.id),
+		uniqueIndex("templates_tenant_alias").on(t.tenantId, t.alias).where(sql`alias IS NOT NULL`),
+	],
+);
+
+/** A published version: a frozen copy of the draft. Sends render from these only. */
+export const templateVersions = sqliteTable(
+	"template_versions",
+	{
+		id: text("id").primaryKey(),
+		templateId: text("template_id").notNull(),
+		tenantId: text("tenant_id").notNull(),
+		/** 1, 2, 3… per template, in publish order. */
+		number: integer("number").notNull(),
+		...templateContentColumns(),
+		publishedAt: integer("published_at").notNull(),
+	},
+	(t) => [uniqueIndex("template_versions_template_number").on(t.templateId, t.number)],
+);
+
 export type TenantRow = typeof tenants.$inferSelect;
+export type TemplateRow = typeof templates.$inferSelect;
+export type TemplateVersionRow = typeof templateVersions.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type DeadLetterRow = typeof deadLetters.$inferSelect;

@@ -17,6 +17,9 @@ export function newEmailId(now: number = Date.now()): string {
 	return formatUuid(bytes);
 }
 
+/** A UUIDv7 for any row whose id is also its list cursor (templates, their draft versions). */
+export const newSortableId = newEmailId;
+
 export function newId(): string {
 	return crypto.randomUUID();
 }

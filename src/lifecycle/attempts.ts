@@ -154,7 +154,11 @@ export type SentOutcome = { provider: string; providerMessageId: string; now: nu
  * no provider id, whatever attempt holds it now: a late answer from an expired attempt is still the truth, and a
  * provider event that arrived first (delivered) keeps its status. Nothing is written for a failed or canceled email.
  */
-export function markSent(db: Db, email: { emailId: string; tenantId: string; attempt: number | null }, sent: SentOutcome): Statement[] {
+export function markSent(
+	db: Db,
+	email: { emailId: string; tenantId: string; attempt: number | null },
+	sent: SentOutcome & { source?: string },
+): Statement[] {
 	const notYetSent = sql`${emails.status} IN ('sending', 'queued', 'uncertain')`;
 	return [
 		db
@@ -184,7 +188,11 @@ export function markSent(db: Db, email: { emailId: string; tenantId: string; att
 			type: "sent",
 			at: sent.now,
 			provider: sent.provider,
-			detail: { provider_message_id: sent.providerMessageId, ...(email.attempt !== null ? { attempt: email.attempt } : {}) },
+			detail: {
+				provider_message_id: sent.providerMessageId,
+				...(email.attempt !== null ? { attempt: email.attempt } : {}),
+				...(sent.source ? { source: sent.source } : {}),
+			},
 		}),
 	];
 }

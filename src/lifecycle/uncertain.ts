@@ -20,7 +20,12 @@ export function foundAtProvider(db: Db, email: UncertainEmail, found: { provider
 	return markSent(
 		db,
 		{ emailId: email.emailId, tenantId: email.tenantId, attempt: null },
-		{ provider: email.provider, providerMessageId: found.providerMessageId ?? `${email.provider}:found:${email.emailId}`, now: found.now },
+		{
+			provider: email.provider,
+			providerMessageId: found.providerMessageId ?? `${email.provider}:found:${email.emailId}`,
+			now: found.now,
+			source: "reconcile",
+		},
 	);
 }
 

@@ -1,49 +1,88 @@
 /**
+ * The providers, one line each. Everything else is derived from this list: the names `PROVIDERS` and tenants may use,
+ * which settings each needs (readiness, the deploy script), default send rates, the webhook route, `/stats` and the
+ * README's provider sections (a test checks one per provider).
+ *
  * Which providers send a tenant's email, in failover order: the tenant's own list if it has one, else the
- * deployment's `PROVIDERS`. A provider without credentials is skipped, as if its circuit were open.
+ * deployment's `PROVIDERS`. A provider without its required settings is skipped, as if its circuit were open.
  */
 import { type Config, getConfig } from "../config";
-import type { TenantRow } from "../db/schema";
-import { isProviderName, PROVIDER_NAMES, type ProviderName, REQUIRED_SETTINGS, settingsOf } from "./catalog";
-import { createPostmarkProvider } from "./postmark";
-import { createResendProvider } from "./resend";
-import { SandboxProvider } from "./sandbox";
-import { createSendGridProvider } from "./sendgrid";
-import type { EmailProvider } from "./types";
+import type { Rate, TenantRow } from "../db/schema";
+import { postmark } from "./postmark";
+import { resend } from "./resend";
+import { sandbox } from "./sandbox";
+import { sendgrid } from "./sendgrid";
+import type { EmailProvider, InboundWebhookAdapter, ProviderModule, ProviderSettings } from "./types";
 
-export type ProviderFactory = (name: ProviderName) => EmailProvider | null;
+const MODULES = [sandbox, resend, sendgrid, postmark] as const;
+
+export type ProviderName = (typeof MODULES)[number]["name"];
+
+/** Every provider, in the order docs list them. */
+export const PROVIDERS: readonly ProviderModule<ProviderName>[] = MODULES;
+
+export const PROVIDER_NAMES = PROVIDERS.map((p) => p.name) as [ProviderName, ...ProviderName[]];
+
+const BY_NAME = new Map<string, ProviderModule<ProviderName>>(PROVIDERS.map((p) => [p.name, p]));
+
+export function isProviderName(name: string): name is ProviderName {
+	return BY_NAME.has(name);
+}
+
+/** The module of a provider name, or undefined for names Mailroom does not have. */
+export function providerModule(name: string): ProviderModule<ProviderName> | undefined {
+	return BY_NAME.get(name);
+}
+
+/** The inbound webhook adapter for a name taken from a request; undefined for unknown names and providers without one. */
+export function webhookOf(name: string): InboundWebhookAdapter | undefined {
+	return BY_NAME.get(name)?.webhook;
+}
+
+/** Send rate of one provider account when PROVIDER_RATES does not set it. */
+export function defaultRateOf(name: string): Rate | undefined {
+	return BY_NAME.get(name)?.defaultRate;
+}
+
+/** The settings (vars and secrets) of the environment, as strings; secrets are optional, so not in `Env`. */
+export function settingsOf(env: Env): ProviderSettings {
+	const out: ProviderSettings = {};
+	for (const [key, value] of Object.entries(env as unknown as Record<string, unknown>)) {
+		if (typeof value === "string" && value !== "") out[key] = value;
+	}
+	return out;
+}
+
+/** For each configured provider: ready, or the settings it lacks (unknown names are never ready). */
+export function providerReadiness(env: Env, names: readonly string[]): Record<string, { ready: boolean; missing: string[] }> {
+	const settings = settingsOf(env);
+	const out: Record<string, { ready: boolean; missing: string[] }> = {};
+	for (const name of names) {
+		const module = BY_NAME.get(name);
+		const missing = module ? module.requiredSettings.filter((key) => settings[key] === undefined) : ["unknown provider"];
+		out[name] = { ready: missing.length === 0, missing };
+	}
+	return out;
+}
+
+/** An adapter built by the registry: its name is its module's. */
+export type NamedProvider = EmailProvider & { readonly name: ProviderName };
+
+export type ProviderFactory = (name: ProviderName) => NamedProvider | null;
 
 /**
- * Builds providers from the environment's settings; null when the provider's credentials are missing. A call
+ * Builds providers from the environment's settings; null when the provider's required settings are missing. A call
  * unanswered after `timeoutMs` (PROVIDER_TIMEOUT_MS) is `uncertain`.
  */
 export function providerFactory(env: Env, timeoutMs: number = getConfig(env).providerTimeoutMs): ProviderFactory {
 	const settings = settingsOf(env);
-	const cache = new Map<ProviderName, EmailProvider | null>();
-	const build = (name: ProviderName): EmailProvider | null => {
-		if (REQUIRED_SETTINGS[name].some((key) => settings[key] === undefined)) return null;
-		switch (name) {
-			case "sandbox":
-				return new SandboxProvider();
-			case "resend":
-				return createResendProvider({
-					apiKey: settings.RESEND_API_KEY ?? "",
-					baseUrl: settings.RESEND_BASE_URL ?? "https://api.resend.com",
-					timeoutMs,
-				});
-			case "sendgrid":
-				return createSendGridProvider({
-					apiKey: settings.SENDGRID_API_KEY ?? "",
-					baseUrl: settings.SENDGRID_BASE_URL ?? "https://api.sendgrid.com",
-					timeoutMs,
-				});
-			case "postmark":
-				return createPostmarkProvider({
-					serverToken: settings.POSTMARK_SERVER_TOKEN ?? "",
-					baseUrl: settings.POSTMARK_BASE_URL ?? "https://api.postmarkapp.com",
-					timeoutMs,
-				});
-		}
+	const cache = new Map<ProviderName, NamedProvider | null>();
+	const build = (name: ProviderName): NamedProvider | null => {
+		const module = BY_NAME.get(name);
+		if (!module || module.requiredSettings.some((key) => settings[key] === undefined)) return null;
+		const adapter = module.create(settings, { timeoutMs });
+		if (adapter.name !== name) throw new Error(`The ${name} module built an adapter named ${adapter.name}`);
+		return adapter as NamedProvider;
 	};
 	return (name) => {
 		if (!cache.has(name)) cache.set(name, build(name));
@@ -59,5 +98,5 @@ export function providerOrder(config: Config, tenant: Pick<TenantRow, "providers
 
 /** Configured providers that deduplicate by our id: asking them again about an email cannot send it twice. */
 export function idempotentProviders(factory: ProviderFactory): ProviderName[] {
-	return PROVIDER_NAMES.filter((name) => factory(name)?.supportsIdempotency === true);
+	return PROVIDER_NAMES.filter((name) => factory(name) !== null && BY_NAME.get(name)?.deduplicatesById === true);
 }

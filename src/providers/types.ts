@@ -1,5 +1,5 @@
 /**
- * The provider interface (docs/architecture.md, "Provider events", "Sandbox"): every adapter turns one outbound email into one provider call and
+ * The provider contract (docs/architecture.md, "Providers"): every adapter turns one outbound email into one provider call and
  * classifies the outcome. Expected failures are values, never exceptions.
  *
  * How the consumer acts on each kind (docs/architecture.md, "Outcome classes"):
@@ -15,11 +15,10 @@
  *                   id. The provider may have sent it: retried only there where it deduplicates by our id (pinned),
  *                   otherwise `uncertain` and reconciled by lookup — never failed over blindly.
  */
-import type { Tag } from "../db/schema";
+import type { Rate, Tag } from "../db/schema";
 import type { Mailbox } from "../lib/address";
 import type { Result } from "../lib/result";
 import type { ProviderEventType } from "../lifecycle/provider-events";
-import type { ProviderName } from "./catalog";
 
 export type OutboundAttachment = {
 	filename: string;
@@ -97,7 +96,8 @@ export type LookupEvent = {
 export type LookupResult = { found: false } | { found: true; providerMessageId: string | null; events: LookupEvent[] };
 
 export interface EmailProvider {
-	readonly name: ProviderName;
+	/** Its module's name (src/providers/registry.ts checks they agree). */
+	readonly name: string;
 	/** True when a repeated request with our id as idempotency key cannot send twice (Resend, Brevo). */
 	readonly supportsIdempotency: boolean;
 	send(email: OutboundEmail, context: SendContext): Promise<SendOutcome>;
@@ -111,4 +111,91 @@ export type HttpProviderOptions = {
 	/** Abort a provider call after this long; the outcome is then `uncertain`. */
 	timeoutMs: number;
 	fetch?: typeof fetch;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Inbound webhooks: each provider's adapter verifies a request exactly as the provider documents it and maps its
+// payload to our event vocabulary. Adapters are pure (no D1): the route finds the emails, deduplicates and records
+// through src/lifecycle/provider-events.ts.
+
+export type InboundRequest = {
+	/** The body exactly as received: signatures cover the raw bytes (SendGrid's include the trailing CRLF). */
+	rawBody: string;
+	headers: Headers;
+	/** Epoch milliseconds, for timestamp tolerance checks. */
+	now: number;
+};
+
+export type InboundEvent = {
+	type: ProviderEventType;
+	/** For `bounced`: hard ends delivery and suppresses; soft only delays. */
+	bounce?: "hard" | "soft";
+	/** Lower-cased bare address the event is about, when the provider says. */
+	recipient?: string;
+	/** When it happened, per the provider (epoch ms). */
+	at: number;
+	/** Our email id, from the metadata we sent (Resend tag / SendGrid custom_args / Postmark Metadata `mailroom_id`). */
+	emailId?: string;
+	/** The provider's own message id (what the send returned). */
+	providerMessageId?: string;
+	/** A stable id of this event at the provider, when it has one that survives retries (dedupe key). */
+	providerEventId?: string;
+	/** Small, provider-neutral facts worth keeping: bounce message, clicked link, failure reason. */
+	detail: Record<string, unknown>;
+};
+
+/** 401: missing or bad credentials, signature or timestamp; 400: a verified body we cannot read. */
+export type InboundError = { status: 400 | 401; message: string };
+
+export type ParsedWebhook = {
+	events: InboundEvent[];
+	/** Well-formed events we do not track (e.g. Resend contact.*, SendGrid group_unsubscribe), counted not stored. */
+	ignored: number;
+};
+
+export interface InboundWebhookAdapter {
+	/**
+	 * The settings (secrets) `verify` needs; without all of them every request is refused with 401. Read by the
+	 * deploy script to say which to set and where the provider's webhook must point.
+	 */
+	readonly settings: readonly string[];
+	/** The provider's event names it maps, and to what: the contract suite sends one webhook of each. */
+	readonly events: ReadonlyMap<string, ProviderEventType>;
+	/** Checks the request's credentials or signature; never reads D1. */
+	verify(request: InboundRequest, settings: Record<string, string | undefined>): Promise<Result<void, InboundError>>;
+	/** Parses a verified body. */
+	parse(request: InboundRequest): Result<ParsedWebhook, InboundError>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Provider modules
+
+/** Settings (wrangler vars and secrets) as strings; a name that is unset or empty is absent. */
+export type ProviderSettings = Record<string, string | undefined>;
+
+/**
+ * One provider, whole: everything Mailroom knows about it is read from this object (src/providers/registry.ts lists
+ * them). Adding a provider is one folder with its module, one line in the registry, a README section and its tests.
+ */
+export type ProviderModule<N extends string = string> = {
+	readonly name: N;
+	/** As people write it ("Amazon SES"): README sections and messages. */
+	readonly title: string;
+	/** Settings it cannot send without; the provider is skipped (like an open circuit) while one is missing. */
+	readonly requiredSettings: readonly string[];
+	/** Optional settings and their defaults (base URLs, regions, streams), for docs and the deploy script. */
+	readonly optionalSettings: Readonly<Record<string, string>>;
+	/**
+	 * Sends per second and burst for one account when PROVIDER_RATES says nothing (the provider's documented limit,
+	 * or a conservative start that its 429s then adapt).
+	 */
+	readonly defaultRate: Rate;
+	/** True when a repeated request with our email id cannot send twice: uncertain sends are retried there. */
+	readonly deduplicatesById: boolean;
+	/** Builds the adapter (send, lookup) once its required settings are present. */
+	create(settings: ProviderSettings, options: { timeoutMs: number }): EmailProvider;
+	/** How its delivery events reach `POST /provider-webhooks/<name>`; absent when it reports none over HTTP. */
+	readonly webhook?: InboundWebhookAdapter;
+	/** When the provider cannot be asked about an email: why, and how Mailroom compensates (docs, `/stats`). */
+	readonly noLookup?: string;
 };

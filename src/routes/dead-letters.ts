@@ -9,7 +9,7 @@ import { errorFields, log } from "../lib/log";
 import { iso, isoOrNull } from "../lib/time";
 import { replayFailedEmail } from "../lifecycle/tenant-actions";
 import { requireFullAccess } from "../middleware/auth";
-import { PROVIDER_NAMES } from "../providers/catalog";
+import { PROVIDER_NAMES } from "../providers/registry";
 import { ListQuery } from "../schemas/admin";
 import type { SendQueueMessage } from "../schemas/queue";
 import { zodToApiError } from "../schemas/validation";

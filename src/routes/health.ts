@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { getConfig } from "../config";
 import { errorFields, log } from "../lib/log";
-import { providerReadiness } from "../providers/catalog";
+import { providerReadiness } from "../providers/registry";
 import { limiterPacer } from "../services/pacing";
 import { createRouter, jsonResponse } from "./router";
 

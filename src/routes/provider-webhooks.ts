@@ -15,10 +15,9 @@ import { ApiError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
 import { isUuid } from "../lib/ids";
 import { eventStatements, type ProviderEvent } from "../lifecycle/provider-events";
-import { settingsOf } from "../providers/catalog";
+import { PROVIDERS, settingsOf, webhookOf } from "../providers/registry";
+import type { InboundEvent } from "../providers/types";
 import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "../services/webhook-fanout";
-import { inboundAdapter } from "../webhooks/inbound";
-import type { InboundEvent } from "../webhooks/inbound/types";
 import { createRouter, jsonResponse } from "./router";
 
 export const providerWebhookRoutes = createRouter();
@@ -31,7 +30,9 @@ providerWebhookRoutes.openapi(
 	createRoute({
 		method: "post",
 		path: "/provider-webhooks/{provider}",
-		summary: "Receive a provider's delivery events (resend, sendgrid, postmark); authenticated by the provider's signature",
+		summary: `Receive a provider's delivery events (${PROVIDERS.filter((p) => "webhook" in p)
+			.map((p) => p.name)
+			.join(", ")}); authenticated as each provider documents`,
 		tags: ["Provider webhooks"],
 		security: [],
 		request: { params: z.object({ provider: z.string().openapi({ param: { name: "provider", in: "path" } }) }) },
@@ -39,7 +40,7 @@ providerWebhookRoutes.openapi(
 	}),
 	async (c) => {
 		const provider = c.req.valid("param").provider;
-		const adapter = inboundAdapter(provider);
+		const adapter = webhookOf(provider);
 		if (!adapter) throw new ApiError("not_found", `Unknown provider ${JSON.stringify(provider)}`);
 		const request = { rawBody: await c.req.text(), headers: c.req.raw.headers, now: Date.now() };
 		const verified = await adapter.verify(request, settingsOf(c.env));
@@ -72,14 +73,14 @@ providerWebhookRoutes.openapi(
 			const email =
 				(event.emailId ? found.get(event.emailId) : undefined) ??
 				(event.providerMessageId ? found.get(`pm:${event.providerMessageId}`) : undefined);
-			const dedupeKey = await dedupeKeyOf(adapter.provider, event);
+			const dedupeKey = await dedupeKeyOf(provider, event);
 			if (email) {
 				matched.push({
 					emailId: email.id,
 					tenantId: email.tenantId,
 					type: event.type,
 					at: event.at,
-					provider: adapter.provider,
+					provider,
 					...(event.bounce ? { bounce: event.bounce } : {}),
 					...(event.recipient ? { recipient: event.recipient } : {}),
 					detail: event.detail,
@@ -90,7 +91,7 @@ providerWebhookRoutes.openapi(
 					db
 						.insert(unmatchedProviderEvents)
 						.values({
-							provider: adapter.provider,
+							provider,
 							dedupeKey,
 							eventType: event.type,
 							emailId: event.emailId ?? null,

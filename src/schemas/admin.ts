@@ -1,7 +1,7 @@
 /** Request and response schemas of the admin API, API keys and suppressions. */
 import { z } from "@hono/zod-openapi";
 import { API_KEY_PERMISSIONS } from "../db/schema";
-import { PROVIDER_NAMES } from "../providers/catalog";
+import { PROVIDER_NAMES } from "../providers/registry";
 
 const DOMAIN = /^(?=.{1,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/i;
 

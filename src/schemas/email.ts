@@ -8,6 +8,7 @@ import { z } from "@hono/zod-openapi";
 import { EMAIL_LIMITS } from "../config";
 import { EMAIL_STATUSES } from "../db/schema";
 import { parseMailbox } from "../lib/address";
+import { EmailTemplateInput } from "./template";
 
 const NO_CRLF = /^[^\r\n]*$/;
 /** RFC 9110 `token`: the characters allowed in a header field name. */
@@ -107,9 +108,15 @@ const Headers = z
 	});
 
 const fields = {
-	from: Mailbox,
+	from: Mailbox.optional().openapi({ description: "Required unless the template has a from" }),
 	to: MailboxList,
-	subject: z.string().min(1).max(EMAIL_LIMITS.subjectChars).regex(NO_CRLF, "subject may not contain line breaks"),
+	subject: z
+		.string()
+		.min(1)
+		.max(EMAIL_LIMITS.subjectChars)
+		.regex(NO_CRLF, "subject may not contain line breaks")
+		.optional()
+		.openapi({ description: "Required unless the template has a subject" }),
 	html: z.string().optional(),
 	text: z.string().optional(),
 	cc: MailboxList.optional(),
@@ -117,12 +124,40 @@ const fields = {
 	reply_to: MailboxList.optional(),
 	headers: Headers.optional(),
 	tags: z.array(Tag).max(EMAIL_LIMITS.tags).optional(),
-	template: z.object({ id: z.string().min(1).max(255), variables: z.record(z.string(), z.unknown()).optional() }).optional(),
+	template: EmailTemplateInput.optional(),
 };
 
-const bodyPresent = (e: { html?: string | undefined; text?: string | undefined; template?: unknown }) =>
-	e.html !== undefined || e.text !== undefined || e.template !== undefined;
-const BODY_REQUIRED = { error: "One of html, text or template is required", path: ["html"] };
+type Content = {
+	from?: string | undefined;
+	subject?: string | undefined;
+	html?: string | undefined;
+	text?: string | undefined;
+	template?: unknown;
+};
+
+/**
+ * Cross-field rules: html or text or a template; a template excludes html and text (Resend's rule); without a
+ * template, from and subject are required (with one, they may come from it). A missing field is reported as
+ * `invalid_type` at its path, which the error mapping turns into `missing_required_field`.
+ */
+function checkContent(e: Content, ctx: z.RefinementCtx): void {
+	if (e.template !== undefined) {
+		if (e.html !== undefined || e.text !== undefined) {
+			ctx.addIssue({
+				code: "custom",
+				message: "html and text cannot be combined with template",
+				path: [e.html !== undefined ? "html" : "text"],
+			});
+		}
+		return;
+	}
+	if (e.html === undefined && e.text === undefined) {
+		ctx.addIssue({ code: "custom", message: "One of html, text or template is required", path: ["html"] });
+	}
+	for (const field of ["from", "subject"] as const) {
+		if (e[field] === undefined) ctx.addIssue({ code: "invalid_type", expected: "string", message: "Required", path: [field] });
+	}
+}
 
 export const SendEmailRequest = z
 	.object({
@@ -135,7 +170,7 @@ export const SendEmailRequest = z
 			.optional()
 			.openapi({ description: "ISO 8601, or natural language: `in 10 minutes`, `in 2 hours`, `in 3 days`" }),
 	})
-	.refine(bodyPresent, BODY_REQUIRED)
+	.superRefine(checkContent)
 	.openapi("SendEmailRequest");
 export type SendEmailRequest = z.infer<typeof SendEmailRequest>;
 
@@ -146,7 +181,7 @@ export const BatchEmailItem = z
 		attachments: z.never({ error: "attachments are not supported in batch sends" }).optional(),
 		scheduled_at: z.never({ error: "scheduled_at is not supported in batch sends" }).optional(),
 	})
-	.refine(bodyPresent, BODY_REQUIRED)
+	.superRefine(checkContent)
 	.openapi("BatchEmailItem");
 export type BatchEmailItem = z.infer<typeof BatchEmailItem>;
 
@@ -189,6 +224,8 @@ export const EmailObject = z
 		scheduled_at: z.string().nullable(),
 		last_event: z.string(),
 		tags: z.array(Tag),
+		template_id: z.string().nullable().openapi({ description: "The template it was rendered from (Mailroom extension)" }),
+		template_version_id: z.string().nullable().openapi({ description: "The published version it was rendered from (Mailroom extension)" }),
 	})
 	.openapi("Email");
 

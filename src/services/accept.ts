@@ -2,7 +2,8 @@
  * The accept path (docs/architecture.md, "Accepting an email"): turns validated send requests into durable rows and queue messages.
  *
  * D1 round trips per request, whatever the number of emails:
- * 1. read batch  — idempotency claim (if a key was given) + suppression lookup of every recipient;
+ * 1. read batch  — idempotency claim (if a key was given) + suppression lookup of every recipient + every
+ *    template the emails name, with its published version (one read for all, then rendered per email);
  * 2. write batch — idempotency completion + guard, email rows, their `queued`/`scheduled` events (one transaction).
  * Attachment bytes go to R2 between the two, keyed by email id, so a row never references missing bytes.
  * Then one queue send (or `sendBatch`) carrying only `{ v: 1, id, tenantId }`. If that send fails the rows stay
@@ -12,6 +13,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import { type Config, EMAIL_LIMITS, QUEUE_MAX_DELAY_SECONDS } from "../config";
 import { chunk, type Db, MAX_BOUND_PARAMETERS, runBatch, type Statement } from "../db/client";
 import { type EmailStatus, type NewEmailRow, type StoredAttachment, suppressions, type TenantRow } from "../db/schema";
+import { indexPublishedTemplates, type PublishedTemplate, publishedTemplateReads } from "../db/templates";
 import { ApiError } from "../errors";
 import { bareAddress, domainOf, isDomainAllowed, parseMailbox } from "../lib/address";
 import { newEmailId } from "../lib/ids";
@@ -32,6 +34,7 @@ import {
 	releaseClaim,
 	type StoredResponse,
 } from "./idempotency";
+import { compiledVersion, renderTemplate, type VariableValue } from "./template-render";
 import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "./webhook-fanout";
 
 export type AcceptDeps = {
@@ -61,6 +64,15 @@ type Prepared = {
 	/** Seconds to delay the queue message; null when the schedule is beyond the queue's delay limit. */
 	delaySeconds: number | null;
 	recipients: string[];
+	/** A templated email's reference and the request's own fields, applied once the template is read. */
+	template: TemplateUse | null;
+};
+type TemplateUse = {
+	ref: string;
+	variables: Record<string, VariableValue> | undefined;
+	from: string | undefined;
+	subject: string | undefined;
+	replyTo: string[] | undefined;
 };
 
 /**
@@ -85,7 +97,7 @@ export async function acceptEmails(
 	});
 	throwUnlessPermissive(errors, mode);
 
-	// Round trip 1: claim the idempotency key and look up suppressed recipients together.
+	// Round trip 1: claim the idempotency key, look up suppressed recipients and read the named templates together.
 	const recipients = [...new Set([...prepared.values()].flatMap((p) => p.recipients))];
 	const suppressionReads = chunk(recipients, MAX_BOUND_PARAMETERS - 1).map((addresses) =>
 		deps.db
@@ -93,8 +105,10 @@ export async function acceptEmails(
 			.from(suppressions)
 			.where(and(eq(suppressions.tenantId, deps.tenant.id), inArray(suppressions.email, addresses))),
 	);
+	const templateRefs = [...new Set([...prepared.values()].flatMap((p) => (p.template ? [p.template.ref] : [])))];
+	const templateReads = publishedTemplateReads(deps.db, deps.tenant.id, templateRefs);
 	const claimReads = claim ? claimStatements(deps.db, claim, deps.now) : [];
-	const reads = [...claimReads, ...suppressionReads] as Statement[];
+	const reads = [...claimReads, ...suppressionReads, ...templateReads] as Statement[];
 	const results = await runBatch(deps.db, reads);
 	if (claim) {
 		const outcome = interpretClaim(claim, results[1] as Parameters<typeof interpretClaim>[1]);
@@ -105,11 +119,20 @@ export async function acceptEmails(
 		throw deps.quotaExhausted;
 	}
 	const suppressed = new Map<string, string>();
-	for (const rows of results.slice(claimReads.length) as { email: string; reason: string }[][]) {
+	const templatesStart = claimReads.length + suppressionReads.length;
+	for (const rows of results.slice(claimReads.length, templatesStart) as { email: string; reason: string }[][]) {
 		for (const row of rows) suppressed.set(row.email, row.reason);
 	}
+	const templates = indexPublishedTemplates(results.slice(templatesStart));
 
 	try {
+		for (const [index, p] of prepared) {
+			const failed = p.template ? applyTemplate(p, p.template, templates.get(p.template.ref), deps.tenant) : undefined;
+			if (failed) {
+				errors.set(index, failed);
+				prepared.delete(index);
+			}
+		}
 		for (const [index, p] of prepared) {
 			const hit = p.recipients.find((r) => suppressed.has(r));
 			if (hit !== undefined) {
@@ -165,23 +188,19 @@ function responseFor(accepted: Prepared[], errors: Map<number, ApiError>, mode: 
 	return { status: 200, body: JSON.stringify({ data, errors: list }) };
 }
 
-/** Everything about one email that can be checked without D1: sender domain, schedule, sizes, attachments. */
+/**
+ * Everything about one email that can be checked without D1: sender domain, schedule, sizes, attachments.
+ * A templated email's from, subject and body are checked once its template is read (`applyTemplate`).
+ */
 function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps): Prepared | ApiError {
 	const { tenant, config, now } = deps;
-	const from = parseMailbox(input.from);
-	if (!from) return new ApiError("invalid_from_address", `Invalid from address: ${JSON.stringify(input.from)}`);
-	if (!isDomainAllowed(domainOf(from.address), tenant.allowedFromDomains)) {
-		return new ApiError(
-			"invalid_from_address",
-			`The ${domainOf(from.address)} domain is not allowed for this tenant. Allowed: ${tenant.allowedFromDomains.join(", ")}`,
-		);
-	}
-	const bodyBytes = utf8Length(input.html) + utf8Length(input.text);
-	if (bodyBytes > EMAIL_LIMITS.bodyBytes) {
-		return new ApiError("validation_error", `html and text together are ${bodyBytes} bytes; the limit is ${EMAIL_LIMITS.bodyBytes}`);
-	}
-	if (input.template !== undefined) {
-		return new ApiError("validation_error", `Template ${JSON.stringify(input.template.id)} not found`);
+	if (input.template === undefined) {
+		const refused = checkSender(input.from ?? "", tenant);
+		if (refused) return refused;
+		const bodyBytes = utf8Length(input.html) + utf8Length(input.text);
+		if (bodyBytes > EMAIL_LIMITS.bodyBytes) {
+			return new ApiError("validation_error", `html and text together are ${bodyBytes} bytes; the limit is ${EMAIL_LIMITS.bodyBytes}`);
+		}
 	}
 
 	const schedule = "scheduled_at" in input && input.scheduled_at !== undefined ? parseSchedule(input.scheduled_at, now) : null;
@@ -205,13 +224,14 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 			tenantId: tenant.id,
 			status,
 			lastEvent: status,
-			from: input.from.trim(),
+			// A templated email's from and subject are filled in by applyTemplate.
+			from: input.from?.trim() ?? "",
 			to,
 			cc,
 			bcc,
 			replyTo: input.reply_to ?? [],
 			recipients,
-			subject: input.subject,
+			subject: input.subject ?? "",
 			html: input.html ?? null,
 			text: input.text ?? null,
 			headers: input.headers ?? null,
@@ -229,7 +249,77 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 		blobs: files.blobs,
 		delaySeconds: enqueued ? delay : null,
 		recipients,
+		template: input.template
+			? {
+					ref: input.template.id,
+					variables: input.template.variables,
+					from: input.from,
+					subject: input.subject,
+					replyTo: input.reply_to,
+				}
+			: null,
 	};
+}
+
+/** A from address the tenant may send from, or the error saying why not. */
+function checkSender(from: string, tenant: TenantRow): ApiError | undefined {
+	const mailbox = parseMailbox(from);
+	if (!mailbox) return new ApiError("invalid_from_address", `Invalid from address: ${JSON.stringify(from)}`);
+	const domain = domainOf(mailbox.address);
+	if (!isDomainAllowed(domain, tenant.allowedFromDomains)) {
+		return new ApiError(
+			"invalid_from_address",
+			`The ${domain} domain is not allowed for this tenant. Allowed: ${tenant.allowedFromDomains.join(", ")}`,
+		);
+	}
+	return undefined;
+}
+
+/**
+ * Renders a templated email from the template's published version and fills in its row: the request's own
+ * from, subject and reply_to win over the template's. Unknown templates (another tenant's included) and drafts
+ * are refused; so is anything the rendering produced that a plain send would refuse.
+ */
+function applyTemplate(p: Prepared, use: TemplateUse, found: PublishedTemplate | undefined, tenant: TenantRow): ApiError | undefined {
+	if (!found) return new ApiError("validation_error", `Template ${JSON.stringify(use.ref)} not found`);
+	if (!found.version) {
+		return new ApiError(
+			"validation_error",
+			`Template ${JSON.stringify(use.ref)} has no published version: publish it before sending with it`,
+		);
+	}
+	const compiled = compiledVersion(found.version.id, found.version);
+	const rendered = compiled.ok ? renderTemplate(compiled.value, use.variables) : compiled;
+	if (!rendered.ok) return new ApiError("validation_error", rendered.error);
+	const { value } = rendered;
+	const from = use.from ?? value.from;
+	if (from === null) return new ApiError("missing_required_field", "Missing `from` field: the template has no from");
+	const refused = checkSender(from, tenant);
+	if (refused) return refused;
+	const subject = use.subject ?? value.subject;
+	if (subject === null) return new ApiError("missing_required_field", "Missing `subject` field: the template has no subject");
+	if (subject.length === 0 || subject.length > EMAIL_LIMITS.subjectChars) {
+		return new ApiError(
+			"validation_error",
+			`The rendered subject must be 1 to ${EMAIL_LIMITS.subjectChars} characters, not ${subject.length}`,
+		);
+	}
+	const replyTo = use.replyTo ?? value.replyTo ?? [];
+	const badReplyTo = replyTo.find((r) => parseMailbox(r) === null);
+	if (badReplyTo !== undefined)
+		return new ApiError("validation_error", `The rendered reply_to ${JSON.stringify(badReplyTo)} is not an email address`);
+	p.row = {
+		...p.row,
+		from: from.trim(),
+		subject,
+		replyTo,
+		html: value.html,
+		text: value.text,
+		templateId: found.id,
+		templateVersionId: found.version.id,
+		templateVariables: use.variables ?? null,
+	};
+	return undefined;
 }
 
 /** `scheduled_at` as epoch ms: ISO 8601 or `in N units`, not in the past, at most 30 days ahead. */

@@ -17,6 +17,8 @@ export type EmailObject = {
 	scheduled_at: string | null;
 	last_event: string;
 	tags: { name: string; value: string }[];
+	template_id: string | null;
+	template_version_id: string | null;
 };
 
 export function toEmailObject(row: EmailRow): EmailObject {
@@ -35,5 +37,7 @@ export function toEmailObject(row: EmailRow): EmailObject {
 		scheduled_at: isoOrNull(row.scheduledAt),
 		last_event: row.lastEvent,
 		tags: row.tags,
+		template_id: row.templateId,
+		template_version_id: row.templateVersionId,
 	};
 }

@@ -6,6 +6,7 @@
 import type { Config } from "../config";
 import type { Rate } from "../db/schema";
 import type { GrantResult, ProviderGrant, ProviderPolicy, ProviderReport, ProviderStatus } from "../durable-objects/rate-limiter";
+import { defaultRateOf } from "../providers/registry";
 
 export type Pacer = {
 	tenantPermits(tenantId: string, rate: Rate, n: number): Promise<GrantResult>;
@@ -16,7 +17,8 @@ export type Pacer = {
 
 export function providerPolicy(config: Config, provider: string): ProviderPolicy {
 	return {
-		rate: config.providerRates[provider] ?? { per_second: 10, burst: 10 },
+		// Every known provider has a default; an unknown name is never granted a permit to send anyway.
+		rate: config.providerRates[provider] ?? defaultRateOf(provider) ?? { per_second: 1, burst: 1 },
 		failureThreshold: config.circuitFailureThreshold,
 		coolDownMs: config.circuitCoolDownMs,
 	};

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import * as consoleCatalog from "../../console/src/catalog";
 import { TENANT_DEFAULTS } from "../../src/config";
 import { EMAIL_STATUSES, WEBHOOK_EVENT_TYPES } from "../../src/db/schema";
-import { PROVIDER_NAMES } from "../../src/providers/catalog";
-import { BEHAVIOURS } from "../../src/providers/sandbox";
+import { PROVIDER_NAMES } from "../../src/providers/registry";
+import { BEHAVIOURS } from "../../src/providers/sandbox/client";
 
 describe("the console's catalog", () => {
 	it("lists every email status", () => {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { getConfig } from "../../src/config";
 import { reconcile } from "../../src/cron/reconcile";
 import { providerFactory } from "../../src/providers/registry";
-import { SandboxProvider } from "../../src/providers/sandbox";
+import { SandboxProvider } from "../../src/providers/sandbox/client";
 import { limiterPacer, unlimitedPacer } from "../../src/services/pacing";
 import { seedTenant } from "../helpers/api";
 import { runCron } from "../helpers/cron";

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { call, email, seedTenant } from "../helpers/api";
 import { runCron } from "../helpers/cron";
 import { consume, depsWith, emailRow, seedEmail } from "../helpers/send";
+import { publishedTemplate } from "../helpers/templates";
 
 const DAY = 86_400_000;
 
@@ -32,5 +33,20 @@ describe("retention (daily)", () => {
 		const keys = await env.DB.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE key = 'old-key'").first<number>("n");
 		expect(keys).toBe(0);
 		expect((await call("GET", `/emails/${old}`, { key: t.key })).status).toBe(200);
+	});
+
+	it("forgets an old templated email's variables with its body", async () => {
+		const t = await seedTenant();
+		await publishedTemplate(t, { alias: "hi", html: "<p>Hi {{NAME}}</p>" });
+		const id = await seedEmail(t, { text: undefined, template: { id: "hi", variables: { NAME: "Ada" } } });
+		await consume(t, [id], depsWith());
+		expect((await emailRow(id)).template_variables).toBe('{"NAME":"Ada"}');
+		await env.DB.prepare("UPDATE emails SET updated_at = ? WHERE id = ?")
+			.bind(Date.now() - 31 * DAY, id)
+			.run();
+
+		await runCron("0 3 * * *", Date.now());
+
+		expect(await emailRow(id)).toMatchObject({ html: null, text_body: null, template_variables: null });
 	});
 });

@@ -166,6 +166,89 @@ describe("resend SDK against wrangler dev", () => {
 		expect(await raw.json()).toEqual({ id: first });
 	});
 
+	it("manages templates with resend.templates.* and sends with one", async () => {
+		const alias = `order-${randomUUID().slice(0, 8)}`;
+		const created = ok(
+			await resend.templates
+				.create({
+					name: "Order confirmation",
+					alias,
+					from: FROM,
+					subject: "Order {{ORDER_ID}} confirmed",
+					html: '<h1>Thanks, {{NAME}}!</h1><p>Total: {{{PRICE}}} EUR. <a href="https://shop.example/o/{{ORDER_ID}}">Your order</a></p>',
+					variables: [
+						{ key: "NAME", type: "string", fallbackValue: "friend" },
+						{ key: "ORDER_ID", type: "string" },
+						{ key: "PRICE", type: "number", fallbackValue: 20 },
+					],
+				})
+				.publish(),
+		);
+		expect(created).toEqual({ object: "template", id: expect.any(String) });
+		const id = created.id;
+
+		const template = ok(await resend.templates.get(alias));
+		expect(template).toMatchObject({
+			object: "template",
+			id,
+			alias,
+			name: "Order confirmation",
+			status: "published",
+			has_unpublished_versions: false,
+		});
+		expect(template.variables?.map((v) => [v.key, v.type, v.fallback_value])).toEqual([
+			["NAME", "string", "friend"],
+			["ORDER_ID", "string", null],
+			["PRICE", "number", 20],
+		]);
+		const publishedVersion = template.current_version_id;
+
+		const sent = ok(await resend.emails.send({ to: TO, template: { id: alias, variables: { NAME: "<Ada>", ORDER_ID: "A-7" } } }));
+		const email = ok(await resend.emails.get(sent.id));
+		expect(email).toMatchObject({
+			from: FROM,
+			subject: "Order A-7 confirmed",
+			html: '<h1>Thanks, &lt;Ada&gt;!</h1><p>Total: 20 EUR. <a href="https://shop.example/o/A-7">Your order</a></p>',
+			text: "Thanks, <Ada>!\n\nTotal: 20 EUR. Your order (https://shop.example/o/A-7)",
+		});
+		expect(email).toMatchObject({ template_id: id, template_version_id: publishedVersion });
+
+		// A draft edit does not change what is sent until it is published.
+		expect(ok(await resend.templates.update(id, { subject: "Your order {{ORDER_ID}}" }))).toEqual({ object: "template", id });
+		expect(ok(await resend.templates.get(id)).has_unpublished_versions).toBe(true);
+		const stillOld = ok(await resend.emails.send({ to: TO, template: { id, variables: { ORDER_ID: "A-8" } } }));
+		expect(ok(await resend.emails.get(stillOld.id)).subject).toBe("Order A-8 confirmed");
+		expect(ok(await resend.templates.publish(id))).toEqual({ object: "template", id });
+		const batch = ok(
+			await resend.batch.send([
+				{ to: TO, template: { id, variables: { ORDER_ID: "B-1" } } },
+				{ to: TO, template: { id: alias, variables: { ORDER_ID: "B-2", NAME: "Bo" } } },
+			]),
+		);
+		const subjects = await Promise.all(batch.data.map(async (d) => ok(await resend.emails.get(d.id)).subject));
+		expect(subjects).toEqual(["Your order B-1", "Your order B-2"]);
+
+		const missing = await resend.emails.send({ to: TO, template: { id, variables: {} } });
+		expect(missing.error).toMatchObject({ statusCode: 422, name: "validation_error", message: expect.stringContaining("ORDER_ID") });
+
+		const copy = ok(await resend.templates.duplicate(id));
+		const list = ok(await resend.templates.list({ limit: 100 }));
+		expect(list.object).toBe("list");
+		expect(list.data.map((t) => t.id)).toEqual(expect.arrayContaining([id, copy.id]));
+		expect(list.data.find((t) => t.id === copy.id)).toMatchObject({ name: "Order confirmation (copy)", status: "draft", alias: null });
+
+		expect(ok(await resend.templates.remove(copy.id))).toEqual({ object: "template", id: copy.id, deleted: true });
+		const gone = await resend.templates.get(copy.id);
+		expect(gone.error).toMatchObject({ statusCode: 404, name: "not_found" });
+		const draftOnly = await resend.emails.send({
+			from: FROM,
+			to: TO,
+			subject: "x",
+			template: { id: ok(await resend.templates.create({ name: "Draft", html: "<p/>" })).id },
+		});
+		expect(draftOnly.error).toMatchObject({ statusCode: 422, message: expect.stringContaining("no published version") });
+	});
+
 	it("rejects a from address outside the tenant's domains", async () => {
 		const result = await resend.emails.send({ from: "Mallory <mallory@evil.example>", to: TO, subject: subject("Spoof"), text: "no" });
 		expect(result.data).toBeNull();

@@ -1,6 +1,6 @@
 /** Fixtures shared by the provider adapter tests: an outbound email, a one-answer fetch spy, a Prism recorder. */
-import { describe, expect, inject, it, vi } from "vitest";
-import type { EmailProvider, OutboundEmail } from "../../src/providers/types";
+import { inject, vi } from "vitest";
+import type { OutboundEmail } from "../../src/providers/types";
 
 export const CONTEXT = { attempt: 1 };
 
@@ -61,24 +61,4 @@ export function prism(which: "prismResendUrl" | "prismSendGridUrl" | "prismSendG
 		return response;
 	};
 	return { baseUrl: inject(which), fetch: recording, violations };
-}
-
-/** What every HTTP adapter must say when no answer comes: `uncertain` (the request may have been processed). */
-export function describeTransportFailures(
-	factory: () => (options?: { timeoutMs?: number }) => EmailProvider,
-	email: () => OutboundEmail,
-): void {
-	describe("without an answer", () => {
-		it("treats a lost connection as uncertain: workerd cannot tell whether the request arrived", async () => {
-			vi.spyOn(globalThis, "fetch").mockRejectedValue(new TypeError("Network connection lost."));
-			expect(await factory()().send(email(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain" } });
-		});
-
-		it("treats no answer within timeoutMs as uncertain", async () => {
-			vi.spyOn(globalThis, "fetch").mockImplementation(
-				(_input, init) => new Promise((_resolve, reject) => init?.signal?.addEventListener("abort", () => reject(init.signal?.reason))),
-			);
-			expect(await factory()({ timeoutMs: 50 }).send(email(), CONTEXT)).toMatchObject({ ok: false, error: { kind: "uncertain" } });
-		});
-	});
 }

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { SandboxProvider } from "../../src/providers/sandbox";
+import { SandboxProvider } from "../../src/providers/sandbox/client";
 import { call, email, failNthBatch, seedTenant } from "../helpers/api";
 import { countD1 } from "../helpers/d1-counter";
 import { consume, depsWith, emailRow, eventTypes, fakeProvider, json, seedEmail } from "../helpers/send";

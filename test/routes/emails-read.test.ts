@@ -38,6 +38,8 @@ describe("GET /emails/:id", () => {
 			scheduled_at: null,
 			last_event: "queued",
 			tags: [{ name: "kind", value: "welcome" }],
+			template_id: null,
+			template_version_id: null,
 		});
 	});
 

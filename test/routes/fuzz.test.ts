@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, counts, email, seedTenant } from "../helpers/api";
+import { createTemplate, publishTemplate } from "../helpers/templates";
 
 /** A small deterministic PRNG so a failure reproduces from its seed. */
 function prng(seed: number): () => number {
@@ -62,6 +63,12 @@ function junk(rand: () => number, depth = 0): unknown {
 				"name",
 				"email",
 				"permission",
+				"alias",
+				"variables",
+				"key",
+				"type",
+				"fallback_value",
+				"version",
 			];
 			return Object.fromEntries(
 				Array.from({ length: Math.floor(rand() * 6) }, () => [keys[Math.floor(rand() * keys.length)], junk(rand, depth + 1)]),
@@ -74,14 +81,23 @@ describe("fuzzed requests", () => {
 	it("never answer 5xx and never write rows when rejected", async () => {
 		const t = await seedTenant();
 		const rand = prng(20261122);
+		const template = await createTemplate(t, {
+			alias: "fuzz",
+			html: "<p>{{A}} {{{B}}}</p>",
+			variables: [{ key: "A", type: "number", fallback_value: 1 }],
+		});
+		await publishTemplate(t, template);
 		const routes: [string, string][] = [
 			["POST", "/emails"],
 			["POST", "/emails/batch"],
 			["PATCH", "/emails/01a20272-83cd-7f38-ad9c-cc35d5e1ae75"],
 			["POST", "/api-keys"],
 			["POST", "/suppressions"],
+			["POST", "/templates"],
+			["PATCH", `/templates/${template}`],
+			["POST", "/templates/fuzz/render"],
 		];
-		for (let i = 0; i < 300; i++) {
+		for (let i = 0; i < 400; i++) {
 			const [method, path] = routes[i % routes.length] as [string, string];
 			// Half the bodies start from a valid email and corrupt one field, to get past the first checks.
 			const body = rand() < 0.5 ? { ...email(t), ...(junk(rand, 1) as object) } : junk(rand);
@@ -109,5 +125,5 @@ describe("fuzzed requests", () => {
 			"SELECT count(*) AS n FROM email_events e LEFT JOIN emails m ON m.id = e.email_id WHERE m.id IS NULL",
 		).first<number>("n");
 		expect(orphans).toBe(0);
-	}, 60_000);
+	}, 60_000); // 400 requests can take longer than vitest's 5 s default on a busy machine
 });

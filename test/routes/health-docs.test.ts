@@ -50,10 +50,20 @@ describe("OpenAPI and docs", () => {
 				"/api-keys",
 				"/suppressions",
 				"/admin/tenants",
+				"/templates",
+				"/templates/{id}",
+				"/templates/{id}/publish",
+				"/templates/{id}/duplicate",
+				"/templates/{id}/versions",
+				"/templates/{id}/render",
 			]),
 		);
 		expect(Object.keys(res.body.paths["/emails/{id}"] ?? {}).sort()).toEqual(["get", "patch"]);
+		expect(Object.keys(res.body.paths["/templates/{id}"] ?? {}).sort()).toEqual(["delete", "get", "patch"]);
 		expect(res.body.components.schemas.SendEmailRequest).toBeDefined();
+		expect(Object.keys(res.body.components.schemas)).toEqual(
+			expect.arrayContaining(["CreateTemplateRequest", "UpdateTemplateOptions", "Template", "TemplateListItem", "EmailTemplateInput"]),
+		);
 	});
 
 	it("serves an interactive reference at /docs", async () => {

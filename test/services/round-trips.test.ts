@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { call, email, seedTenant } from "../helpers/api";
 import { countD1 } from "../helpers/d1-counter";
+import { publishedTemplate } from "../helpers/templates";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -36,6 +37,28 @@ describe("D1 round trips per accepted request", () => {
 		expect(res.body.data).toHaveLength(100);
 		expect(counter.roundTrips()).toBe(3);
 		console.log(`batch of 100: ${counter.roundTrips()} round trips, ${counter.statements()} statements`);
+	});
+
+	it("stays 3 for a batch of 100 templated emails with per-recipient variables (templates are read with the suppressions)", async () => {
+		const t = await seedTenant();
+		const variables = [{ key: "NAME", type: "string" }];
+		const welcome = await publishedTemplate(t, {
+			alias: "welcome",
+			from: `a@${t.domain}`,
+			subject: "Hi {{NAME}}",
+			html: "<p>{{NAME}}</p>",
+			variables,
+		});
+		await publishedTemplate(t, { alias: "bye", from: `a@${t.domain}`, subject: "Bye {{NAME}}", html: "<p>{{NAME}}</p>", variables });
+		const body = Array.from({ length: 100 }, (_, i) => ({
+			to: `r${i}@example.org`,
+			template: { id: i % 2 === 0 ? welcome : "bye", variables: { NAME: `Reader ${i}` } },
+		}));
+		const counter = countD1();
+		const res = await call<{ data: unknown[] }>("POST", "/emails/batch", { key: t.key, body, headers: { "Idempotency-Key": "rt-tpl" } });
+		expect(res.body.data).toHaveLength(100);
+		expect(counter.roundTrips()).toBe(3);
+		console.log(`templated batch of 100: ${counter.roundTrips()} round trips, ${counter.statements()} statements`);
 	});
 
 	it("is 2 for an idempotent replay (auth, claim read, nothing written)", async () => {

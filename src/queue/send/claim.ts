@@ -15,8 +15,7 @@ import { deadLetters, type EmailRow, emails, type Rate, suppressions, tenants } 
 import { newEmailId, newId } from "../../lib/ids";
 import { log } from "../../lib/log";
 import { attemptOf, claimForSending, expireLeases, IDS_PER_STATEMENT } from "../../lifecycle/attempts";
-import { isProviderName, PROVIDER_NAMES } from "../../providers/catalog";
-import { idempotentProviders, providerOrder } from "../../providers/registry";
+import { idempotentProviders, isProviderName, PROVIDER_NAMES, providerOrder } from "../../providers/registry";
 import type { ParsedBatch } from "./parse";
 import type { Attempt, SendConsumerDeps } from "./types";
 

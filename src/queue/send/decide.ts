@@ -9,7 +9,7 @@
  * A pinned email never moves to another provider, whatever the error. Attempts are capped by MAX_ATTEMPTS: the last
  * failed one ends `failed` with a dead letter, or `uncertain` when the email may have been sent.
  */
-import type { ProviderName } from "../../providers/catalog";
+import type { ProviderName } from "../../providers/registry";
 import type { ProviderError } from "../../providers/types";
 import { backoffSeconds } from "../backoff";
 import type { Attempt, Decision, SendConsumerDeps } from "./types";

@@ -17,7 +17,7 @@ import { QUEUE_MAX_DELAY_SECONDS } from "../../config";
 import { runBatch } from "../../db/client";
 import { errorFields, log } from "../../lib/log";
 import { reassignProvider } from "../../lifecycle/attempts";
-import { PROVIDER_NAMES, type ProviderName } from "../../providers/catalog";
+import { PROVIDER_NAMES, type ProviderName } from "../../providers/registry";
 import { providerPolicy } from "../../services/pacing";
 import { exhausted, retryOrFail } from "./decide";
 import type { Attempt, Decision, SendConsumerDeps } from "./types";

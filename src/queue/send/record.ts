@@ -11,9 +11,10 @@ import { chunk, type Db, runBatch, type Statement } from "../../db/client";
 import { errorFields, log } from "../../lib/log";
 import { failAttempt, giveBack, markSent, markUncertain, retryLater } from "../../lifecycle/attempts";
 import { eventStatements } from "../../lifecycle/provider-events";
-import type { ProviderName } from "../../providers/catalog";
+import type { ProviderName } from "../../providers/registry";
 import type { ProviderError } from "../../providers/types";
 import { deliveryIdsOf, enqueueDeliveries } from "../../services/webhook-fanout";
+import { LEASE_TOO_SHORT } from "./send";
 import type { Attempt, Decision, SendConsumerDeps } from "./types";
 
 export async function recordOutcomes(attempts: Attempt[], deps: SendConsumerDeps): Promise<void> {
@@ -45,6 +46,7 @@ export async function recordOutcomes(attempts: Attempt[], deps: SendConsumerDeps
 		failed: count("failed"),
 		uncertain: count("uncertain"),
 		deferred: count("deferred"),
+		deferred_for_lease: attempts.filter((a) => a.decision?.kind === "deferred" && a.decision.reason === LEASE_TOO_SHORT).length,
 		lost: count("lost"),
 	});
 }

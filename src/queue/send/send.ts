@@ -19,6 +19,9 @@ import type { Attempt, Decision, SendConsumerDeps } from "./types";
 /** Workers allow six simultaneous outgoing connections per invocation. */
 export const SEND_CONCURRENCY = 6;
 
+/** Why an attempt gave its row back without calling: its lease no longer covers the call's worst case. */
+export const LEASE_TOO_SHORT = "lease would not cover the call";
+
 export async function sendAttempts(attempts: Attempt[], deps: SendConsumerDeps): Promise<void> {
 	const ready = attempts.filter((a) => a.decision === null && a.provider !== null);
 	await mapWithConcurrency(ready, SEND_CONCURRENCY, async (a) => {
@@ -36,7 +39,7 @@ async function sendOne(a: Attempt, deps: SendConsumerDeps): Promise<Decision> {
 	const provider = a.provider;
 	if (provider === null) return { kind: "deferred", delaySeconds: 1, reason: "no provider assigned" };
 	if (deps.now() + worstCaseMs(a.row, deps.config) > (a.row.leaseUntil ?? 0)) {
-		return { kind: "deferred", delaySeconds: 0, reason: "lease would not cover the call" };
+		return { kind: "deferred", delaySeconds: 0, reason: LEASE_TOO_SHORT };
 	}
 	try {
 		const outbound = await buildOutboundEmail(a.row, {
@@ -47,7 +50,7 @@ async function sendOne(a: Attempt, deps: SendConsumerDeps): Promise<Decision> {
 		});
 		if (!outbound.ok) return decideOnError(a, provider.name, outbound.error, deps);
 		if (deps.now() + deps.config.providerTimeoutMs + LEASE_MARGIN_MS > (a.row.leaseUntil ?? 0)) {
-			return { kind: "deferred", delaySeconds: 0, reason: "lease would not cover the call" };
+			return { kind: "deferred", delaySeconds: 0, reason: LEASE_TOO_SHORT };
 		}
 		a.called = true;
 		const outcome = await provider.send(outbound.value, { attempt: a.row.attempts });

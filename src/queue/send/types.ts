@@ -6,9 +6,8 @@ import type { Config } from "../../config";
 import type { Db } from "../../db/client";
 import type { EmailRow, Rate } from "../../db/schema";
 import type { AttemptRef } from "../../lifecycle/attempts";
-import type { ProviderName } from "../../providers/catalog";
-import type { ProviderFactory } from "../../providers/registry";
-import type { EmailProvider, FollowUpEvent, ProviderError } from "../../providers/types";
+import type { NamedProvider, ProviderFactory, ProviderName } from "../../providers/registry";
+import type { FollowUpEvent, ProviderError } from "../../providers/types";
 import type { SendQueueMessage } from "../../schemas/queue";
 import type { Pacer } from "../../services/pacing";
 import type { WebhookQueueMessage } from "../../services/webhook-fanout";
@@ -66,7 +65,7 @@ export type Attempt = {
 	suppressed: string[];
 	tenantRate: Rate;
 	/** The provider the attempt will call, once planned. */
-	provider: EmailProvider | null;
+	provider: NamedProvider | null;
 	/** True once the provider call started (its outcome may be uncertain). */
 	called: boolean;
 	decision: Decision | null;
