@@ -292,6 +292,36 @@ describe("the console in a browser", () => {
 		await shot("email");
 	});
 
+	it("sends with a published template: its variables, a preview, and the template on the email's page", async () => {
+		const alias = `welcome-${randomUUID().slice(0, 8)}`;
+		const created = await api<{ id: string }>("POST", "/templates", apiKey, {
+			name: "Welcome",
+			alias,
+			from: FROM,
+			subject: "Welcome, {{{NAME}}}",
+			html: "<h1>Hello {{NAME}}</h1><p>Plan: {{PLAN}}</p>",
+			variables: [
+				{ key: "NAME", type: "string" },
+				{ key: "PLAN", type: "string", fallback_value: "free" },
+			],
+		});
+		expect(created.status).toBe(201);
+		expect((await api("POST", `/templates/${created.body.id}/publish`, apiKey)).status).toBe(200);
+		await nav("Send");
+		await page.getByLabel("Send with a template").selectOption({ label: `Welcome (${alias})` });
+		await page.getByLabel("NAME (string)").fill("Ada <b>");
+		await page.getByLabel("To", { exact: true }).fill("delivered@example.org");
+		await page.getByRole("button", { name: "Preview" }).click();
+		// {{NAME}} is HTML-escaped in the html: the heading shows the angle brackets as text.
+		await page.frameLocator(".preview iframe").getByRole("heading", { name: "Hello Ada <b>" }).waitFor();
+		await expectAccessible();
+		await shot("send-template");
+		await page.getByRole("button", { name: "Send", exact: true }).click();
+		await page.waitForURL(/\/console\/emails\/[0-9a-f-]{36}$/);
+		await page.getByRole("heading", { level: 1, name: "Welcome, Ada <b>" }).waitFor();
+		expect(await page.locator("dl.facts").first().textContent()).toContain(created.body.id);
+	});
+
 	it("adds and removes a suppression", async () => {
 		const address = `blocked-${randomUUID().slice(0, 8)}@example.org`;
 		await nav("Suppressions");
