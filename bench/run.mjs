@@ -29,6 +29,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import { Webhook } from "standardwebhooks";
+import { ensureAssetsDirectory } from "../scripts/lib/console-build.mjs";
 import { PROJECT_ROOT } from "../scripts/lib/dev-server.mjs";
 import { machine, options, startBenchServer } from "./lib.mjs";
 import { measureRender } from "./render.mjs";
@@ -319,8 +320,9 @@ results.render = await measureRender();
 	}
 }
 
-// 4. Bundle.
+// 4. Bundle (the Worker script only: the console's static assets are uploaded beside it, not bundled into it).
 {
+	await ensureAssetsDirectory(PROJECT_ROOT);
 	const out = await mkdtemp(path.join(tmpdir(), "mailroom-bundle-"));
 	try {
 		execFileSync(

@@ -5,11 +5,14 @@
  * Worker's URL, the provider webhook URLs to configure and the smoke test to run. Exit code 0 when deployed, 1 with
  * one sentence when stopped.
  *
+ * The console is built first (dist/public, uploaded with the Worker as static assets).
+ *
  * Secrets the Worker lacks are read from this command's environment (`RESEND_API_KEY=… npm run deploy`) and uploaded
  * with the deploy; a missing ADMIN_TOKEN is generated and printed once.
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { buildConsole } from "./lib/console-build.mjs";
 import { DeployStop, deploy } from "./lib/deploy.mjs";
 import { PROJECT_ROOT } from "./lib/dev-server.mjs";
 import { readWorkerFacts } from "./lib/worker-code.mjs";
@@ -62,6 +65,8 @@ async function main() {
 	} catch (err) {
 		throw new DeployStop(`${err instanceof Error ? err.message : err}; usage: npm run deploy [-- --env NAME] [--config PATH]`);
 	}
+	// The console and the API reference's script are static assets uploaded with the Worker (dist/public).
+	await buildConsole({ log: (line) => console.log(line) });
 	const run = wranglerRunner();
 	const facts = await readWorkerFacts();
 	const result = await deploy({

@@ -2,7 +2,8 @@
 /**
  * `npm run dev`: local Mailroom with the sandbox provider (docs/architecture.md, "Local run and tests").
  *
- * Creates .dev.vars with a random ADMIN_TOKEN when it is missing, applies the local D1 migrations, runs
+ * Creates .dev.vars with a random ADMIN_TOKEN when it is missing, builds the console when its sources changed
+ * (dist/public, served by the Worker at /console), applies the local D1 migrations, runs
  * `wrangler dev` on http://localhost:8787 (PORT overrides), makes sure a `dev` tenant and API key exist,
  * prints how to use them, and forwards wrangler's output until Ctrl-C.
  *
@@ -13,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { buildConsole } from "./lib/console-build.mjs";
 import { ensureDevTenant, PROJECT_ROOT, parseDotenv, startDevServer } from "./lib/dev-server.mjs";
 
 const DEV_VARS = path.join(PROJECT_ROOT, ".dev.vars");
@@ -46,6 +48,7 @@ function banner({ url, key, tenant, createdKey, createdDevVars }) {
 		`  Saved in:          ${rel(STATE_FILE)}`,
 		`  Admin token:       ADMIN_TOKEN in ${rel(DEV_VARS)}${createdDevVars ? " (just created)" : ""}`,
 		`  Allowed from:      ${domains.map((d) => `*@${d}`).join(", ") || "(none)"}`,
+		`  Console:           ${url}/console/   (sign in with the API key above, or the admin token)`,
 		`  API reference:     ${url}/docs`,
 		"",
 		"  Send an email:",
@@ -71,6 +74,7 @@ async function main() {
 	const port = Number(process.env.PORT ?? 8787);
 	if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`Invalid PORT: ${process.env.PORT}`);
 
+	await buildConsole();
 	console.log(`Applying local D1 migrations and starting wrangler dev on port ${port}…`);
 	const server = await startDevServer({
 		port,

@@ -16,6 +16,7 @@ import { requestId } from "./middleware/request-id";
 import { adminRoutes } from "./routes/admin";
 import { analyticsRoutes } from "./routes/analytics";
 import { apiKeyRoutes } from "./routes/api-keys";
+import { consoleRoutes, SCALAR_SCRIPT_URL } from "./routes/console";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
@@ -59,6 +60,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.route("/", analyticsRoutes);
 	app.route("/", metricsRoutes);
 	app.route("/", providerWebhookRoutes);
+	app.route("/", consoleRoutes);
 
 	// Reached only when no route above matched the method: the path exists, the method does not.
 	for (const path of ROUTED_PATHS) {
@@ -78,7 +80,21 @@ export function createApp(): OpenAPIHono<AppEnv> {
 		servers: [{ url: new URL(c.req.url).origin }],
 		security: [{ apiKey: [] }],
 	}));
-	app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Mailroom API" }));
+	// Offline: Scalar's script is served by this Worker (never a CDN), with no web fonts, telemetry or AI agent.
+	app.get(
+		"/docs",
+		Scalar({
+			url: "/openapi.json",
+			pageTitle: "Mailroom API",
+			cdn: SCALAR_SCRIPT_URL,
+			withDefaultFonts: false,
+			telemetry: false,
+			agent: { disabled: true },
+			showDeveloperTools: "never",
+			// Without an icon link the browser asks for /favicon.ico, which does not exist.
+			favicon: "/console/favicon.svg",
+		}),
+	);
 
 	app.notFound(() => {
 		throw new ApiError("not_found", "Route not found");

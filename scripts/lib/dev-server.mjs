@@ -9,6 +9,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureAssetsDirectory } from "./console-build.mjs";
 
 /** The repository root (this file is scripts/lib/dev-server.mjs). */
 export const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -133,6 +134,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function startDevServer(options = {}) {
 	const { port = 8787, ip = "127.0.0.1", persistTo, vars = {}, timeoutMs = 60_000, onOutput, cwd = PROJECT_ROOT } = options;
 	await assertPortFree(port, ip);
+	// wrangler refuses to start without the assets directory; the console itself is built by its users (dev, e2e).
+	await ensureAssetsDirectory(cwd);
 	await applyLocalMigrations({ persistTo, cwd });
 
 	const args = [

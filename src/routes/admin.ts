@@ -1,7 +1,7 @@
 /** `/admin/*`: tenants and their keys, for the operator (docs/architecture.md, "Public API"). */
 import { createRoute } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
-import { getTenant, listTenants, revokeApiKey } from "../db/tenants";
+import { getTenant, listApiKeys, listTenants, revokeApiKey } from "../db/tenants";
 import { ApiError } from "../errors";
 import { benchMetricsEnabled, benchSnapshot } from "../lib/bench-metrics";
 import { isUuid } from "../lib/ids";
@@ -9,6 +9,7 @@ import { requireAdmin } from "../middleware/admin";
 import {
 	ApiKeyCreate,
 	ApiKeyCreated,
+	ApiKeyList,
 	Deleted,
 	IdParam,
 	ListQuery,
@@ -17,7 +18,7 @@ import {
 	TenantObject,
 	TenantUpdate,
 } from "../schemas/admin";
-import { createApiKey } from "../services/api-keys";
+import { createApiKey, toApiKeyObject } from "../services/api-keys";
 import { createTenant, deleteTenant, toTenantObject, updateTenant } from "../services/tenants";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
@@ -122,6 +123,23 @@ adminRoutes.openapi(
 		const tenant = await getTenant(db, tenantIdOf(c.req.valid("param").id));
 		if (!tenant) throw new ApiError("not_found", "Tenant not found");
 		return c.json(await createApiKey(db, tenant.id, c.req.valid("json"), Date.now()), 201);
+	},
+);
+
+adminRoutes.openapi(
+	createRoute({
+		method: "get",
+		path: "/admin/tenants/{id}/api-keys",
+		summary: "List a tenant's live API keys (never their tokens)",
+		tags,
+		request: { params: IdParam },
+		responses: { 200: jsonResponse(ApiKeyList, "Live keys, newest first"), ...commonErrors },
+	}),
+	async (c) => {
+		const db = getDb(c.env.DB);
+		const tenant = await getTenant(db, tenantIdOf(c.req.valid("param").id));
+		if (!tenant) throw new ApiError("not_found", "Tenant not found");
+		return c.json({ object: "list" as const, data: (await listApiKeys(db, tenant.id)).map(toApiKeyObject) }, 200);
 	},
 );
 

@@ -82,6 +82,36 @@ describe("/admin/tenants", () => {
 });
 
 describe("/admin/api-keys", () => {
+	it("lists a tenant's live keys without their tokens", async () => {
+		const tenant = await admin("POST", "/admin/tenants", { name: "Listed", allowed_from_domains: ["l.example"] });
+		const mint = (name: string) =>
+			call<{ id: string; token: string }>("POST", `/admin/tenants/${tenant.body.id}/api-keys`, {
+				key: ADMIN_TOKEN,
+				body: { name, permission: "sending_access" },
+			});
+		const kept = await mint("kept");
+		const revoked = await mint("revoked");
+		await admin("DELETE", `/admin/api-keys/${revoked.body.id}`);
+		const list = await call<{ object: string; data: Record<string, unknown>[] }>("GET", `/admin/tenants/${tenant.body.id}/api-keys`, {
+			key: ADMIN_TOKEN,
+		});
+		expect(list.status).toBe(200);
+		expect(list.body.data).toEqual([{ id: kept.body.id, name: "kept", permission: "sending_access", created_at: expect.any(String) }]);
+		expect(JSON.stringify(list.body)).not.toContain(kept.body.token);
+	});
+
+	it("answers 404 for the keys of an unknown tenant and refuses tenant keys", async () => {
+		expect((await admin("GET", `/admin/tenants/${crypto.randomUUID()}/api-keys`)).status).toBe(404);
+		const tenant = await admin("POST", "/admin/tenants", { name: "NoPeek", allowed_from_domains: ["n.example"] });
+		const key = await call<{ token: string }>("POST", `/admin/tenants/${tenant.body.id}/api-keys`, {
+			key: ADMIN_TOKEN,
+			body: { name: "k" },
+		});
+		const peek = await call<ErrorBody>("GET", `/admin/tenants/${tenant.body.id}/api-keys`, { key: key.body.token });
+		expect(peek.status).toBe(403);
+		expect(peek.body.name).toBe("invalid_api_key");
+	});
+
 	it("mints keys stored only as their SHA-256 hash and revokes them", async () => {
 		const tenant = await admin("POST", "/admin/tenants", { name: "Keys", allowed_from_domains: ["k.example"] });
 		const key = await call<{ id: string; token: string }>("POST", `/admin/tenants/${tenant.body.id}/api-keys`, {

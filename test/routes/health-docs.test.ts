@@ -86,6 +86,13 @@ describe("OpenAPI and docs", () => {
 		expect(res.headers.get("content-type")).toContain("text/html");
 		expect(res.body).toContain("/openapi.json");
 	});
+
+	it("loads the reference's script from the Worker itself, never a CDN", async () => {
+		const res = await call<string>("GET", "/docs");
+		const sources = [...res.body.matchAll(/<script[^>]*\bsrc="([^"]+)"/g)].map((m) => m[1]);
+		expect(sources).toEqual(["/docs/assets/scalar-api-reference.js"]);
+		expect(res.body).not.toMatch(/https?:\/\//);
+	});
 });
 
 describe("routing errors", () => {

@@ -26,7 +26,7 @@ import type {
 	SendOutcome,
 } from "../types";
 
-const BEHAVIOURS = ["delivered", "bounced", "complained", "delayed", "rejected", "flaky", "slow"] as const;
+export const BEHAVIOURS = ["delivered", "bounced", "complained", "delayed", "rejected", "flaky", "slow"] as const;
 type Behaviour = (typeof BEHAVIOURS)[number];
 
 export const SANDBOX_SLOW_MS = 2000;
