@@ -34,6 +34,7 @@ import { toEmailObject } from "../services/email-object";
 import { cancelEmail, rescheduleEmail } from "../services/emails";
 import { newClaim, readIdempotencyKey } from "../services/idempotency";
 import { buildOutboundEmail } from "../services/outbound";
+import { senderRulesOf } from "../services/senders";
 import type { WebhookQueueMessage } from "../services/webhook-fanout";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
@@ -50,6 +51,7 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
 		config: getConfig(c.env),
 		tenant: c.get("auth").tenant,
+		senders: senderRulesOf(c.get("auth")),
 		now: Date.now(),
 		quotaExhausted: exhausted ? quotaExceeded(exhausted) : undefined,
 	};

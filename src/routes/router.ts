@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
+import { ERROR_NAMES } from "../errors";
 import { validationHook } from "../schemas/validation";
 
 /** Every resource router validates with the same hook, so all errors share one shape. */
@@ -7,7 +8,7 @@ export function createRouter(): OpenAPIHono<AppEnv> {
 	return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 }
 
-export const ErrorResponse = z.object({ statusCode: z.number().int(), name: z.string(), message: z.string() }).openapi("Error");
+export const ErrorResponse = z.object({ statusCode: z.number().int(), name: z.enum(ERROR_NAMES), message: z.string() }).openapi("Error");
 
 const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorResponse } } });
 

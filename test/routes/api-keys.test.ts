@@ -10,7 +10,7 @@ describe("/api-keys", () => {
 			key: t.key,
 			body: { name: "ci", permission: "sending_access" },
 		});
-		expect(created.status).toBe(200);
+		expect(created.status).toBe(201);
 		expect(Object.keys(created.body).sort()).toEqual(["id", "token"]);
 		const list = await call<KeyList>("GET", "/api-keys", { key: t.key });
 		expect(list.body.object).toBe("list");

@@ -10,7 +10,7 @@ describe("/suppressions", () => {
 			key: t.key,
 			body: { email: "Bounced@Example.org", reason: "hard_bounce" },
 		});
-		expect(added.status).toBe(200);
+		expect(added.status).toBe(201);
 		expect(added.body).toMatchObject({ object: "suppression", email: "bounced@example.org", reason: "hard_bounce", source: "api" });
 		await call("POST", "/suppressions", { key: t.key, body: { email: "a@example.org" } });
 		const list = await call<{ data: Suppression[]; has_more: boolean }>("GET", "/suppressions?limit=1", { key: t.key });
