@@ -45,7 +45,7 @@ describe("/admin/tenants", () => {
 		expect(patched.body).toMatchObject({ name: "Patch", daily_quota: 7, allowed_from_domains: ["p.example"] });
 	});
 
-	it("creates a tenant without allowed_from_domains, which then sends only from domains it verifies", async () => {
+	it("creates a tenant without allowed_from_domains (it verifies its own through /domains)", async () => {
 		const created = await admin("POST", "/admin/tenants", { name: "Self-service" });
 		expect(created.status).toBe(201);
 		expect(created.body).toMatchObject({ allowed_from_domains: [] });
