@@ -76,12 +76,14 @@ export async function lookupTxt(name: string, resolver: DnsResolver): Promise<Re
 
 /**
  * A TXT record's value from its presentation form: one or more quoted character-strings (`"abc" "def"` → `abcdef`),
- * with `\"`, `\\` and `\DDD` escapes. Some resolvers send a single unquoted string: taken as is. Null if malformed.
+ * with `\"`, `\\` and `\DDD` (a byte, in decimal) escapes, read as UTF-8. Some resolvers send a single unquoted string:
+ * taken as is. Null if malformed.
  */
 export function txtValue(data: string): string | null {
 	const text = data.trim();
 	if (!text.startsWith('"')) return text;
-	let out = "";
+	const bytes: number[] = [];
+	const push = (s: string) => bytes.push(...encoder.encode(s));
 	let i = 0;
 	while (i < text.length) {
 		if (text[i] === " ") {
@@ -101,18 +103,20 @@ export function txtValue(data: string): string | null {
 			if (c === "\\") {
 				const digits = /^\d{3}/.exec(text.slice(i + 1, i + 4));
 				if (digits) {
-					out += String.fromCharCode(Number(digits[0]));
+					bytes.push(Number(digits[0]) & 0xff);
 					i += 4;
 				} else {
-					out += text[i + 1] ?? "";
+					push(text[i + 1] ?? "");
 					i += 2;
 				}
 				continue;
 			}
-			out += c;
+			push(c);
 			i += 1;
 		}
 		if (!closed) return null;
 	}
-	return out;
+	return new TextDecoder().decode(new Uint8Array(bytes));
 }
+
+const encoder = new TextEncoder();

@@ -9,6 +9,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, eq, gte } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { domains as domainsTable, emails } from "../db/schema";
+import { nextUtcMidnight } from "../durable-objects/rate-limiter";
 import { emailIdLowerBound } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
 import { iso } from "../lib/time";
@@ -57,13 +58,16 @@ usageRoutes.openapi(
 		const now = new Date();
 		const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
 		const db = getDb(c.env.DB);
+		const dailyUsage = async () => {
+			try {
+				return await c.env.RATE_LIMITER.getByName(tenantLimiterName(tenant.id)).dailyUsage(dailyQuotaKey(tenant.id), tenant.dailyQuota);
+			} catch (e) {
+				log.error("rate_limiter_unavailable", { scope: "usage", tenantId: tenant.id, ...errorFields(e) });
+				throw limiterUnavailable();
+			}
+		};
 		const [today, [month, domainCount]] = await Promise.all([
-			c.env.RATE_LIMITER.getByName(tenantLimiterName(tenant.id))
-				.dailyUsage(dailyQuotaKey(tenant.id), tenant.dailyQuota)
-				.catch((e: unknown) => {
-					log.error("rate_limiter_unavailable", { scope: "usage", tenantId: tenant.id, ...errorFields(e) });
-					throw limiterUnavailable();
-				}),
+			dailyUsage(),
 			db.batch([
 				db
 					.select({ n: count() })
@@ -84,7 +88,7 @@ usageRoutes.openapi(
 						limit: tenant.dailyQuota,
 						sent: today.used,
 						received: 0,
-						resets_at: iso(now.getTime() + today.resetMs),
+						resets_at: iso(nextUtcMidnight(now.getTime())),
 					},
 					monthly: { used: monthly, limit: null, sent: monthly, received: 0, resets_at: monthResets },
 				},
