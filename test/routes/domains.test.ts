@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { verifyPendingDomains } from "../../src/cron/domains";
 import { DOMAIN_LIMITS } from "../../src/services/domains";
 import { call, counts, email, seedTenant } from "../helpers/api";
-import { type DomainBody, fakeDoh, verifiedDomain } from "../helpers/dns";
+import { type DohAnswer, type DomainBody, fakeDoh, verifiedDomain } from "../helpers/dns";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -361,7 +361,7 @@ describe("sending from unverified domains", () => {
 });
 
 describe("the domain re-check cron", () => {
-	async function pendingWith(answer: Parameters<typeof fakeDoh>[0][string] | null) {
+	async function pendingWith(answer: DohAnswer | "token" | null) {
 		const t = await selfService();
 		const name = uniqueName();
 		const created = await addDomain(t.key, name);
