@@ -124,8 +124,8 @@ export function TenantForm({
 				onInput={(e) => setDomains(e.currentTarget.value)}
 			/>
 			<p class="hint">
-				Pre-verified: the tenant may send from these domains and their subdomains without verifying them. Otherwise it adds and
-				verifies its own domains (<code>/domains</code>). Separate with commas.
+				Pre-verified: the tenant may send from these domains and their subdomains without verifying them. Otherwise it adds and verifies its
+				own domains (<code>/domains</code>). Separate with commas.
 			</p>
 			<RateFields
 				idPrefix={id("api")}
