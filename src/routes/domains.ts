@@ -33,7 +33,7 @@ import {
 	updateDomain,
 	verifyDomain,
 } from "../services/domains";
-import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
+import { checkCursors, commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
 export const domainRoutes = createRouter();
 
@@ -84,12 +84,7 @@ domainRoutes.openapi(
 	}),
 	async (c) => {
 		const query = c.req.valid("query");
-		if (query.after !== undefined && query.before !== undefined) {
-			throw new ApiError("invalid_parameter", "Use either `after` or `before`, not both");
-		}
-		for (const cursor of [query.after, query.before]) {
-			if (cursor !== undefined && !isUuid(cursor)) throw new ApiError("invalid_parameter", "Cursors must be domain ids");
-		}
+		checkCursors(query, "domain");
 		const { rows, hasMore } = await listDomains(getDb(c.env.DB), c.get("auth").tenant.id, query);
 		return c.json({ object: "list" as const, has_more: hasMore, data: rows.map(toDomainListItem) }, 200);
 	},

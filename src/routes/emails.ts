@@ -36,7 +36,7 @@ import { newClaim, readIdempotencyKey } from "../services/idempotency";
 import { buildOutboundEmail } from "../services/outbound";
 import { senderRulesOf } from "../services/senders";
 import type { WebhookQueueMessage } from "../services/webhook-fanout";
-import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
+import { checkCursors, commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
 export const emailRoutes = createRouter();
 
@@ -141,12 +141,7 @@ emailRoutes.openapi(
 	}),
 	async (c) => {
 		const query = c.req.valid("query");
-		if (query.after !== undefined && query.before !== undefined) {
-			throw new ApiError("invalid_parameter", "Use either `after` or `before`, not both");
-		}
-		for (const cursor of [query.after, query.before]) {
-			if (cursor !== undefined && !isUuid(cursor)) throw new ApiError("invalid_parameter", "Cursors must be email ids");
-		}
+		checkCursors(query, "email");
 		let tag: { name: string; value: string | null } | undefined;
 		if (query.tag !== undefined) {
 			const [name = "", ...rest] = query.tag.split(":");
