@@ -35,7 +35,7 @@
  * an error, never "not found".
  */
 import { z } from "zod";
-import { type Mailbox, parseMailbox } from "../../lib/address";
+import { emailAndName, parseMailbox } from "../../lib/address";
 import { err, ok, type Result } from "../../lib/result";
 import type { ProviderEventType } from "../../lifecycle/provider-events";
 import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined, retryAfterSeconds } from "../http";
@@ -197,11 +197,11 @@ function toSendTransacEmail(email: OutboundEmail): SendTransacEmail {
 	const headers = Object.fromEntries(Object.entries(email.headers).filter(([name]) => !ours.has(name.toLowerCase())));
 	const tags = [...new Set(email.tags.map((t) => t.value))].filter((v) => !v.startsWith(`${BREVO_ID_KEY}:`));
 	return {
-		sender: toAddress(email.fromMailbox),
+		sender: emailAndName(email.fromMailbox),
 		to,
 		...(cc.length > 0 && { cc }),
 		...(bcc.length > 0 && { bcc }),
-		...(replyTo !== undefined && { replyTo: toAddress(mailboxOf(replyTo)) }),
+		...(replyTo !== undefined && { replyTo: emailAndName(replyTo) }),
 		subject: email.subject,
 		...(email.html && { htmlContent: email.html }),
 		...(email.text && { textContent: email.text }),
@@ -215,22 +215,13 @@ function toSendTransacEmail(email: OutboundEmail): SendTransacEmail {
 function uniqueAddresses(mailboxes: string[], seen: Set<string>): BrevoAddress[] {
 	const out: BrevoAddress[] = [];
 	for (const mailbox of mailboxes) {
-		const address = toAddress(mailboxOf(mailbox));
+		const address = emailAndName(mailbox);
 		const key = address.email.toLowerCase();
 		if (seen.has(key)) continue;
 		seen.add(key);
 		out.push(address);
 	}
 	return out;
-}
-
-/** Addresses were validated at accept time; should one not parse, Brevo judges it as given. */
-function mailboxOf(mailbox: string): Mailbox {
-	return parseMailbox(mailbox) ?? { name: null, address: mailbox };
-}
-
-function toAddress(mailbox: Mailbox): BrevoAddress {
-	return mailbox.name === null ? { email: mailbox.address } : { email: mailbox.address, name: mailbox.name };
 }
 
 /** A repeated idempotency key: the email reached Brevo before. Its id, if Brevo lists it already; else uncertain. */
@@ -242,7 +233,7 @@ async function resolveDuplicate(
 ): Promise<SendOutcome> {
 	const message = `Brevo already has a request with idempotency key ${email.id} (${DUPLICATE_KEY}): it was accepted earlier`;
 	if (budgetMs < MIN_RESOLVE_MS) return err({ kind: "uncertain", message: `${message}; no time left to look it up` });
-	const query = { emailId: email.id, recipients: [...email.to, ...email.cc, ...email.bcc].map((m) => mailboxOf(m).address), sentAt: null };
+	const query = { emailId: email.id, recipients: [...email.to, ...email.cc, ...email.bcc].map((m) => emailAndName(m).email), sentAt: null };
 	const found = await messageIdByOurId(options, baseUrl, query, budgetMs);
 	if (found.ok && found.value !== null) return ok({ providerMessageId: found.value });
 	const why = found.ok ? "not listed yet" : `its lookup failed: ${found.error.message}`;

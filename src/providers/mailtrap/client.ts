@@ -25,7 +25,7 @@
  * `sent_at`. Only the first recipient's message is read (one id per recipient).
  */
 import { z } from "zod";
-import { type Mailbox, parseMailbox } from "../../lib/address";
+import { emailAndName, parseMailbox } from "../../lib/address";
 import { err, ok, type Result } from "../../lib/result";
 import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined } from "../http";
 import type {
@@ -159,11 +159,11 @@ function toMailtrapEmail(email: OutboundEmail): MailtrapEmail {
 	const [firstTag] = email.tags;
 	const [replyTo] = email.replyTo;
 	return {
-		from: toAddress(email.fromMailbox),
-		to: email.to.map(addressOf),
-		...(email.cc.length > 0 && { cc: email.cc.map(addressOf) }),
-		...(email.bcc.length > 0 && { bcc: email.bcc.map(addressOf) }),
-		...(replyTo !== undefined && { reply_to: addressOf(replyTo) }),
+		from: emailAndName(email.fromMailbox),
+		to: email.to.map((m) => emailAndName(m)),
+		...(email.cc.length > 0 && { cc: email.cc.map((m) => emailAndName(m)) }),
+		...(email.bcc.length > 0 && { bcc: email.bcc.map((m) => emailAndName(m)) }),
+		...(replyTo !== undefined && { reply_to: emailAndName(replyTo) }),
 		subject: email.subject,
 		...(email.text && { text: email.text }),
 		...(email.html && { html: email.html }),
@@ -180,15 +180,6 @@ function toMailtrapEmail(email: OutboundEmail): MailtrapEmail {
 		custom_variables: { mailroom_id: email.id, mailroom_tenant: email.tenantId },
 		...(firstTag !== undefined && firstTag.value.length <= MAX_CATEGORY_CHARS && { category: firstTag.value }),
 	};
-}
-
-/** Addresses were validated at accept time; should one not parse, Mailtrap judges it as given. */
-function addressOf(mailbox: string): MailtrapAddress {
-	return toAddress(parseMailbox(mailbox) ?? { name: null, address: mailbox });
-}
-
-function toAddress(mailbox: Mailbox): MailtrapAddress {
-	return mailbox.name === null ? { email: mailbox.address } : { email: mailbox.address, name: mailbox.name };
 }
 
 /** The message carrying our id among the first recipient's messages since it was sent; null when there is none. */
