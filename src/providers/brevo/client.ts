@@ -25,7 +25,7 @@
  * left of the call's timeout: found is `sent`; otherwise `uncertain` (retried here, where the next repeat asks again).
  *
  * Lookup (reconciliation): `GET /v3/smtp/statistics/events?messageId=…` (transactional events, last 30 days by
- * default, https://developers.brevo.com/reference/get-email-event-report), read as the webhooks are read (`requests`
+ * default, https://developers.brevo.com/reference/getemaileventreport-1), read as the webhooks are read (`requests`
  * = sent, `hardBounces` and `invalid` = hard bounces, `softBounces` and the generic `bounces` = soft, `deferred` =
  * delayed, `blocked` and `error` = failed, `spam` = complaint, `opened`, `clicks`; `unsubscribed` and proxy opens
  * `loadedByProxy` report nothing). Without Brevo's id the message is first found by our tag in the email list for

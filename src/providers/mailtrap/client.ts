@@ -17,8 +17,9 @@
  * documents none), 503 transient, other 5xx uncertain.
  *
  * Lookup: the Email Logs API of the account API host (`MAILTRAP_ACCOUNT_BASE_URL`, https://mailtrap.io;
- * mailtrap-openapi `specs/email-sending.openapi.yml`): `GET /api/email_logs/{message_id}` gives the message's
- * `events` (a 404 means Mailtrap has no such message). Without Mailtrap's id, the message is found in
+ * https://docs.mailtrap.io/developers/email-sending/email-logs, mailtrap-openapi `specs/email-sending.openapi.yml`):
+ * `GET /api/email_logs/{message_id}` gives the message's `events` (a 404 means Mailtrap has no such message).
+ * Without Mailtrap's id, the message is found in
  * `GET /api/email_logs?filters[to]…&filters[sent_after]…` by our `mailroom_id` custom variable, compared here, page
  * by page up to `MAX_LIST_PAGES`; pages left unread cannot prove absence, so that answer is an error, never "not
  * found". Events are read as the webhooks are read (./webhook.ts), and a listed message also reports `sent` at its

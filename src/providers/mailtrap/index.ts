@@ -3,7 +3,7 @@
  * `specs/email-sending-transactional.openapi.yml`): bearer token, our id in `custom_variables`; no idempotency key, so
  * an unknown outcome is reconciled through the Email Logs API of the account host (by Mailtrap's id, or by our custom
  * variable among the recipient's messages); webhooks signed with HMAC-SHA256 of the raw body. Mailtrap limits every
- * API token to 150 requests per 10 seconds (https://docs.mailtrap.io/developers/rate-limits): 15/s, without a burst
+ * API token to 150 requests per 10 seconds (mailtrap/mailtrap-docs `api-docs/rate-limits.md`): 15/s, without a burst
  * that could spend a whole window at once.
  */
 import type { ProviderModule } from "../types";

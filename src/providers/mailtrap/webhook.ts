@@ -1,5 +1,5 @@
 /**
- * Mailtrap Email Sending webhooks (https://docs.mailtrap.io/email-api-smtp/webhooks; mailtrap/mailtrap-docs
+ * Mailtrap Email Sending webhooks (https://docs.mailtrap.io/email-api-smtp/advanced/webhooks; mailtrap/mailtrap-docs
  * `documentation/email-api-smtp/webhooks.md`). Every request is signed: `Mailtrap-Signature` is the lowercase hex
  * HMAC-SHA256 of the raw body keyed with the webhook's signing secret as given (`MAILTRAP_WEBHOOK_SECRET`, 32 hex
  * characters, used as text, not decoded), compared in constant time. (Mailtrap's API overview calls the header
