@@ -14,6 +14,9 @@ const webhookSettings = {
 	TEST_SENDGRID_PRIVATE_KEY: sendgridKey.privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"),
 	POSTMARK_WEBHOOK_USER: "postmark-hooks",
 	POSTMARK_WEBHOOK_PASSWORD: randomBytes(16).toString("hex"),
+	BREVO_WEBHOOK_TOKEN: randomBytes(24).toString("base64url"),
+	// Mailtrap's signing secrets are 32 hex characters, used as the HMAC key text.
+	MAILTRAP_WEBHOOK_SECRET: randomBytes(16).toString("hex"),
 	// Credentials (never used against a real host) so the Worker's own crons can build these adapters in tests.
 	SENDGRID_API_KEY: "SG.test",
 	SENDGRID_BASE_URL: "https://sendgrid.test",
@@ -46,7 +49,7 @@ export default defineConfig({
 		include: ["test/**/*.test.ts"],
 		exclude: ["test/e2e/**", "test/scripts/**", "node_modules/**"],
 		setupFiles: ["./test/helpers/apply-migrations.ts"],
-		// Prism mocks of the Resend and SendGrid specs for the provider conformance tests (test/providers).
+		// Prism mocks of the Resend, SendGrid and Mailtrap specs for the provider conformance tests (test/providers).
 		globalSetup: ["./test/helpers/prism-setup.ts"],
 	},
 });

@@ -39,6 +39,15 @@ function isAddress(address: string): boolean {
 	return TLD.test(labels[labels.length - 1] ?? "");
 }
 
+/**
+ * A mailbox string as the `{email, name}` object JSON email APIs take (Brevo, Mailtrap); a string that does not parse
+ * (it passed validation at accept time, so it should) is sent as given, for the provider to judge.
+ */
+export function emailAndName(mailbox: string | Mailbox): { email: string; name?: string } {
+	const parsed = typeof mailbox === "string" ? (parseMailbox(mailbox) ?? { name: null, address: mailbox }) : mailbox;
+	return parsed.name === null ? { email: parsed.address } : { email: parsed.address, name: parsed.name };
+}
+
 /** The lower-cased bare address of a mailbox string that already passed validation. */
 export function bareAddress(mailbox: string): string {
 	return (parseMailbox(mailbox)?.address ?? mailbox).toLowerCase();

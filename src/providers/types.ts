@@ -197,6 +197,11 @@ export type ProviderModule<N extends string = string> = {
 	readonly defaultRate: Rate;
 	/** True when a repeated request with our email id cannot send twice: uncertain sends are retried there. */
 	readonly deduplicatesById: boolean;
+	/**
+	 * How long the provider remembers our id, when not for ever (Brevo: 30 minutes). Past it, a send that may have
+	 * happened is no longer retried there but left `uncertain` for the reconciler, since a repeat could go out again.
+	 */
+	readonly idempotencyWindowSeconds?: number;
 	/** Builds the adapter (send, lookup) once its required settings are present. */
 	create(settings: ProviderSettings, options: { timeoutMs: number }): EmailProvider;
 	/** How its delivery events reach `POST /provider-webhooks/<name>`; absent when it reports none over HTTP. */

@@ -292,3 +292,38 @@ describe("an attempt's token guards its outcome", () => {
 		expect(await eventTypes(id)).toEqual(["queued"]);
 	});
 });
+
+describe("a provider that forgets our id (Brevo keeps it 30 minutes)", () => {
+	const BREVO = { PROVIDERS: "brevo", BREVO_API_KEY: "brevo-test", BREVO_BASE_URL: "https://brevo.test" };
+
+	it("retries an unknown outcome at Brevo while it still remembers the id, pinned", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		fakeProvider(json(502, { code: "bad_gateway", message: "upstream" }));
+		await consume(t, [id], depsWith(BREVO));
+		expect(await emailRow(id)).toMatchObject({ status: "queued", pinned_provider: "brevo" });
+	});
+
+	it("leaves an unknown outcome to the reconciler once Brevo's window has passed, instead of asking again", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		await env.DB.prepare("UPDATE emails SET created_at = ? WHERE id = ?")
+			.bind(Date.now() - 31 * 60_000, id)
+			.run();
+		fakeProvider(json(502, { code: "bad_gateway", message: "upstream" }));
+		await consume(t, [id], depsWith(BREVO));
+		expect(await emailRow(id)).toMatchObject({ status: "uncertain", provider: "brevo" });
+	});
+
+	it("does not call Brevo again for an email pinned there after the window", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		await env.DB.prepare("UPDATE emails SET created_at = ?, pinned_provider = 'brevo', provider = 'brevo' WHERE id = ?")
+			.bind(Date.now() - 31 * 60_000, id)
+			.run();
+		const provider = fakeProvider(json(201, { messageId: "<m@brevo>" }));
+		await consume(t, [id], depsWith(BREVO));
+		expect(provider.requests).toHaveLength(0);
+		expect(await emailRow(id)).toMatchObject({ status: "uncertain", provider: "brevo" });
+	});
+});
