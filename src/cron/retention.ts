@@ -1,5 +1,7 @@
 /**
- * Daily: forget what is no longer needed. Idempotency keys past their 24 h; for emails that ended more than
+ * Daily: forget what is no longer needed. Idempotency keys past their 24 h; provider webhook replay keys past their
+ * window (`webhook_nonces`, at most NONCE_PURGE_LIMIT a run: one per SNS message, so about one per SES event); for
+ * emails that ended more than
  * RETENTION_DAYS ago, their bodies (html, text, headers), attachment bytes in R2 and events. The email rows
  * themselves stay (ids, addresses, status) so lists, stats and analytics keep their history. Bounded per run;
  * a large backlog drains over several days' runs, with counts logged.
@@ -7,10 +9,12 @@
 import { and, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
-import { emailEvents, emails, idempotencyKeys } from "../db/schema";
+import { emailEvents, emails, idempotencyKeys, webhookNonces } from "../db/schema";
 import { errorFields, log } from "../lib/log";
 
 export const RETENTION_LIMIT = 500;
+/** Expired webhook replay keys deleted per run (tiny rows, deleted through their expiry index). */
+export const NONCE_PURGE_LIMIT = 500_000;
 const ENDED = ["delivered", "bounced", "complained", "failed", "canceled"] as const;
 
 export async function retention(env: Env, now: number): Promise<Record<string, number>> {
@@ -35,11 +39,11 @@ export async function retention(env: Env, now: number): Promise<Record<string, n
 			await env.ATTACHMENTS.delete(keys.slice(i, i + 1000));
 		} catch (err) {
 			log.error("retention_r2_delete_failed", errorFields(err));
-			return { idempotency_keys: 0, bodies: 0, attachments: 0, events: 0 };
+			return { idempotency_keys: 0, bodies: 0, attachments: 0, events: 0, webhook_nonces: 0 };
 		}
 	}
 	const ids = old.map((r) => r.id);
-	const [keysDeleted, bodies, events] = await db.batch([
+	const [keysDeleted, bodies, events, nonces] = await db.batch([
 		// The key is composite, so a bounded delete goes through rowid.
 		db
 			.delete(idempotencyKeys)
@@ -63,6 +67,13 @@ export async function retention(env: Env, now: number): Promise<Record<string, n
 				),
 			)
 			.returning({ id: emailEvents.id }),
+		db.delete(webhookNonces).where(sql`rowid IN (SELECT rowid FROM webhook_nonces WHERE expires_at < ${now} LIMIT ${NONCE_PURGE_LIMIT})`),
 	]);
-	return { idempotency_keys: keysDeleted.length, bodies: bodies.length, attachments: keys.length, events: events.length };
+	return {
+		idempotency_keys: keysDeleted.length,
+		bodies: bodies.length,
+		attachments: keys.length,
+		events: events.length,
+		webhook_nonces: nonces.meta.changes,
+	};
 }
