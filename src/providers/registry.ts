@@ -8,13 +8,15 @@
  */
 import { type Config, getConfig } from "../config";
 import type { Rate, TenantRow } from "../db/schema";
+import { mailgun } from "./mailgun";
 import { postmark } from "./postmark";
 import { resend } from "./resend";
 import { sandbox } from "./sandbox";
 import { sendgrid } from "./sendgrid";
+import { ses } from "./ses";
 import type { EmailProvider, InboundWebhookAdapter, ProviderModule, ProviderSettings } from "./types";
 
-const MODULES = [sandbox, resend, sendgrid, postmark] as const;
+const MODULES = [sandbox, resend, sendgrid, postmark, ses, mailgun] as const;
 
 export type ProviderName = (typeof MODULES)[number]["name"];
 
