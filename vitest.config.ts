@@ -14,6 +14,9 @@ const webhookSettings = {
 	TEST_SENDGRID_PRIVATE_KEY: sendgridKey.privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"),
 	POSTMARK_WEBHOOK_USER: "postmark-hooks",
 	POSTMARK_WEBHOOK_PASSWORD: randomBytes(16).toString("hex"),
+	MAILGUN_WEBHOOK_SIGNING_KEY: `key-${randomBytes(16).toString("hex")}`,
+	// The topic test/helpers/sns.ts signs for (its SNS certificate is served by the tests' fetch fake).
+	SES_SNS_TOPIC_ARN: "arn:aws:sns:eu-west-1:123456789012:mailroom-ses-events",
 	// Credentials (never used against a real host) so the Worker's own crons can build these adapters in tests.
 	SENDGRID_API_KEY: "SG.test",
 	SENDGRID_BASE_URL: "https://sendgrid.test",

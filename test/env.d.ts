@@ -9,6 +9,8 @@ declare global {
 			TEST_SENDGRID_PRIVATE_KEY: string;
 			POSTMARK_WEBHOOK_USER: string;
 			POSTMARK_WEBHOOK_PASSWORD: string;
+			MAILGUN_WEBHOOK_SIGNING_KEY: string;
+			SES_SNS_TOPIC_ARN: string;
 		}
 	}
 }
