@@ -25,6 +25,7 @@ import { constantTimeEqual } from "../../lib/crypto";
 import { err, ok, type Result } from "../../lib/result";
 import { encodeHex, hmacSha256 } from "../../lib/webcrypto";
 import type { ProviderEventType } from "../../lifecycle/provider-events";
+import { parseJsonOrUndefined } from "../http";
 import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "../types";
 
 /** The variable carrying our email id (`v:mailroom_id` on send, `user-variables.mailroom_id` in events). */
@@ -162,13 +163,7 @@ export function bareMessageId(id: string | undefined): string | undefined {
 }
 
 function readPayload(rawBody: string): z.infer<typeof Payload> | null {
-	let json: unknown;
-	try {
-		json = JSON.parse(rawBody);
-	} catch {
-		return null;
-	}
-	const payload = Payload.safeParse(json);
+	const payload = Payload.safeParse(parseJsonOrUndefined(rawBody));
 	return payload.success ? payload.data : null;
 }
 

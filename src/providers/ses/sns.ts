@@ -23,6 +23,7 @@ import { Certificate } from "@peculiar/asn1-x509";
 import { z } from "zod";
 import { err, ok, type Result } from "../../lib/result";
 import { decodeBase64 } from "../../lib/webcrypto";
+import { parseJsonOrUndefined } from "../http";
 import type { InboundError } from "../types";
 
 export const SNS_CERT_HOST_SETTING = "SES_SNS_CERT_HOST";
@@ -57,13 +58,7 @@ const certificates = new Map<string, CachedCert>();
 
 /** The envelope of an SNS delivery, or null when the body is not one. */
 export function readEnvelope(rawBody: string): SnsEnvelope | null {
-	let json: unknown;
-	try {
-		json = JSON.parse(rawBody);
-	} catch {
-		return null;
-	}
-	const envelope = SnsEnvelope.safeParse(json);
+	const envelope = SnsEnvelope.safeParse(parseJsonOrUndefined(rawBody));
 	return envelope.success ? envelope.data : null;
 }
 

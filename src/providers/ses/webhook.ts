@@ -26,6 +26,7 @@ import { z } from "zod";
 import { parseMailbox } from "../../lib/address";
 import { err, ok, type Result } from "../../lib/result";
 import type { ProviderEventType } from "../../lifecycle/provider-events";
+import { parseJsonOrUndefined } from "../http";
 import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook, ReplayKey } from "../types";
 import { readEnvelope, type SnsEnvelope, verifySnsSignature } from "./sns";
 
@@ -122,12 +123,8 @@ export const sesInbound: InboundWebhookAdapter = {
 };
 
 function notification(envelope: SnsEnvelope, now: number, replay: ReplayKey): Result<ParsedWebhook, InboundError> {
-	let json: unknown;
-	try {
-		json = JSON.parse(envelope.Message);
-	} catch {
-		return badRequest("The SNS Message is not JSON");
-	}
+	const json = parseJsonOrUndefined(envelope.Message);
+	if (json === undefined) return badRequest("The SNS Message is not JSON");
 	const parsed = SesEvent.safeParse(json);
 	if (!parsed.success) return badRequest("The SNS Message is not an SES event: it needs mail.messageId");
 	const events = sesEventsOf(parsed.data, envelope.MessageId, now);
