@@ -18,7 +18,8 @@
  *   Rendering Failure → failed, Open → opened, Click → clicked; others (Subscription…) are ignored. `emailId` is our
  *   `mailroom_id` email tag (`mail.tags`, values are arrays), `providerMessageId` is `mail.messageId` (what SendEmail
  *   returned).
- * Every delivery's replay key is its SNS `MessageId`: SNS retries with the same one, so a repeat is answered 200 and
+ * SNS retries a delivery with its original `Timestamp` and signature, so there is no timestamp tolerance. Every
+ * delivery's replay key is its SNS `MessageId`: SNS retries with the same one, so a repeat is answered 200 and
  * ignored; it is kept a day (SNS's default policy retries for about a minute; later repeats are still no-ops through
  * the events' dedupe keys, `<MessageId>/<index>`).
  */
