@@ -28,6 +28,7 @@
 import { z } from "zod";
 import { normalizedMailbox } from "../../lib/address";
 import { err, ok, type Result } from "../../lib/result";
+import { decodeBase64 } from "../../lib/webcrypto";
 import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined } from "../http";
 import type {
 	EmailProvider,
@@ -232,8 +233,7 @@ function toForm(email: OutboundEmail): FormData {
 	}
 	form.append(`v:${MAILGUN_ID_VARIABLE}`, email.id);
 	for (const a of email.attachments) {
-		const bytes = Uint8Array.from(atob(a.content), (c) => c.charCodeAt(0));
-		const blob = new Blob([bytes], { type: a.contentType });
+		const blob = new Blob([decodeBase64(a.content) ?? new Uint8Array()], { type: a.contentType });
 		if (a.contentId !== null) form.append("inline", blob, a.contentId.replace(/^<|>$/g, ""));
 		else form.append("attachment", blob, a.filename);
 	}
