@@ -17,6 +17,9 @@ const webhookSettings = {
 	BREVO_WEBHOOK_TOKEN: randomBytes(24).toString("base64url"),
 	// Mailtrap's signing secrets are 32 hex characters, used as the HMAC key text.
 	MAILTRAP_WEBHOOK_SECRET: randomBytes(16).toString("hex"),
+	MAILGUN_WEBHOOK_SIGNING_KEY: `key-${randomBytes(16).toString("hex")}`,
+	// The topic test/helpers/sns.ts signs for (its SNS certificate is served by the tests' fetch fake).
+	SES_SNS_TOPIC_ARN: "arn:aws:sns:eu-west-1:123456789012:mailroom-ses-events",
 	// Credentials (never used against a real host) so the Worker's own crons can build these adapters in tests.
 	SENDGRID_API_KEY: "SG.test",
 	SENDGRID_BASE_URL: "https://sendgrid.test",

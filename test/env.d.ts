@@ -11,6 +11,8 @@ declare global {
 			POSTMARK_WEBHOOK_PASSWORD: string;
 			BREVO_WEBHOOK_TOKEN: string;
 			MAILTRAP_WEBHOOK_SECRET: string;
+			MAILGUN_WEBHOOK_SIGNING_KEY: string;
+			SES_SNS_TOPIC_ARN: string;
 		}
 	}
 }

@@ -24,6 +24,9 @@ export async function importWorkerModule(source, { cwd = PROJECT_ROOT } = {}) {
 		bundle: true,
 		format: "esm",
 		platform: "neutral",
+		// "neutral" reads only `exports` maps; packages published with `module`/`main` alone (@peculiar/asn1-*, asn1js,
+		// used by the SES adapter) resolve as wrangler's bundler resolves them.
+		mainFields: ["module", "main"],
 		write: false,
 		logLevel: "silent",
 	});

@@ -9,14 +9,16 @@
 import { type Config, getConfig } from "../config";
 import type { Rate, TenantRow } from "../db/schema";
 import { brevo } from "./brevo";
+import { mailgun } from "./mailgun";
 import { mailtrap } from "./mailtrap";
 import { postmark } from "./postmark";
 import { resend } from "./resend";
 import { sandbox } from "./sandbox";
 import { sendgrid } from "./sendgrid";
+import { ses } from "./ses";
 import type { EmailProvider, InboundWebhookAdapter, ProviderModule, ProviderSettings } from "./types";
 
-const MODULES = [sandbox, resend, sendgrid, postmark, brevo, mailtrap] as const;
+const MODULES = [sandbox, resend, sendgrid, postmark, ses, mailgun, brevo, mailtrap] as const;
 
 export type ProviderName = (typeof MODULES)[number]["name"];
 

@@ -149,13 +149,36 @@ export type InboundEvent = {
 	detail: Record<string, unknown>;
 };
 
-/** 401: missing or bad credentials, signature or timestamp; 400: a verified body we cannot read. */
-export type InboundError = { status: 400 | 401; message: string };
+/**
+ * 401: missing or bad credentials, signature or timestamp; 400: a body we cannot read; 503: the request could not be
+ * checked right now (the provider's signing certificate is unreachable), so the provider should retry it.
+ */
+export type InboundError = { status: 400 | 401 | 503; message: string };
+
+/**
+ * What makes one delivery of a webhook unique at the provider (Mailgun's signature token, an SNS MessageId). The route
+ * claims it in `webhook_nonces` together with the events it records; a delivery whose key was seen before is
+ * `refuse`d with 401 (a captured request replayed: the provider never repeats it) or `ignore`d with 200 (the provider
+ * retries with the same key, legitimately), and nothing is written either way.
+ */
+export type ReplayKey = {
+	nonce: string;
+	/** Epoch ms after which the key cannot pass `verify` again (timestamp tolerance) or the provider stops retrying. */
+	expiresAt: number;
+	repeat: "refuse" | "ignore";
+};
 
 export type ParsedWebhook = {
 	events: InboundEvent[];
 	/** Well-formed events we do not track (e.g. Resend contact.*, SendGrid group_unsubscribe), counted not stored. */
 	ignored: number;
+	/** Present when the provider marks each delivery uniquely: repeats are refused or ignored (see ReplayKey). */
+	replay?: ReplayKey;
+	/**
+	 * A URL the provider asks us to GET once to confirm the webhook subscription (SNS SubscriptionConfirmation). The
+	 * adapter has checked it against its allow-list; the route fetches it after the replay check.
+	 */
+	confirmUrl?: string;
 };
 
 export interface InboundWebhookAdapter {

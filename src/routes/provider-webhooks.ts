@@ -6,25 +6,43 @@
  * service as everything else: deduplicated, forward-only, suppressing, fanned out to tenant webhooks. Events for
  * emails we cannot find are stored for inspection and still answered 200, so the provider does not retry forever.
  * Bad signature or credentials → 401, unreadable body → 400, unknown provider → 404; nothing is written for any.
+ *
+ * Replays: an adapter that can name what makes one delivery unique (`ParsedWebhook.replay`: Mailgun's signature token,
+ * an SNS MessageId) has it claimed in `webhook_nonces`. The first round trip reads whether it was seen (with the email
+ * lookups); a repeat is refused with 401 or answered 200 and ignored, as the adapter says, before anything is written.
+ * The claim itself (INSERT … ON CONFLICT DO NOTHING RETURNING) is the first statement of the batch that records the
+ * events, so it is kept only if they are: a failed write leaves the key free for the provider's retry. Two copies
+ * racing past the read both run that batch; the events' dedupe keys make the loser's writes no-ops, and its empty
+ * RETURNING gives it the repeat's answer. A subscription confirmation (`confirmUrl`) is fetched after the read.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { inArray } from "drizzle-orm";
-import { chunk, getDb, runBatch, type Statement } from "../db/client";
-import { emails, unmatchedProviderEvents } from "../db/schema";
+import { and, eq, inArray } from "drizzle-orm";
+import { chunk, type Db, getDb, runBatch, type Statement } from "../db/client";
+import { emails, unmatchedProviderEvents, webhookNonces } from "../db/schema";
 import { ApiError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
 import { isUuid } from "../lib/ids";
+import { errorFields, log } from "../lib/log";
 import { eventStatements, type ProviderEvent } from "../lifecycle/provider-events";
 import { PROVIDERS, settingsOf, webhookOf } from "../providers/registry";
-import type { InboundEvent } from "../providers/types";
+import type { InboundError, InboundEvent, ReplayKey } from "../providers/types";
 import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "../services/webhook-fanout";
 import { createRouter, jsonResponse } from "./router";
 
 export const providerWebhookRoutes = createRouter();
 
 const Received = z
-	.object({ received: z.number().int(), matched: z.number().int(), unmatched: z.number().int(), ignored: z.number().int() })
+	.object({
+		received: z.number().int(),
+		matched: z.number().int(),
+		unmatched: z.number().int(),
+		ignored: z.number().int(),
+		repeated: z.boolean().optional().openapi({ description: "A delivery seen before, ignored (SNS retries)" }),
+	})
 	.openapi("ProviderWebhookReceived");
+
+/** How long a subscription confirmation may take before the provider is asked to retry. */
+const CONFIRM_TIMEOUT_MS = 10_000;
 
 providerWebhookRoutes.openapi(
 	createRoute({
@@ -44,10 +62,14 @@ providerWebhookRoutes.openapi(
 		if (!adapter) throw new ApiError("not_found", `Unknown provider ${JSON.stringify(provider)}`);
 		const request = { rawBody: await c.req.text(), headers: c.req.raw.headers, now: Date.now() };
 		const verified = await adapter.verify(request, settingsOf(c.env));
-		if (!verified.ok) throw new ApiError("invalid_api_key", verified.error.message, 401);
+		if (!verified.ok) throw inboundError(verified.error);
 		const parsed = adapter.parse(request);
-		if (!parsed.ok) throw new ApiError("validation_error", parsed.error.message, parsed.error.status);
-		const { events, ignored } = parsed.value;
+		if (!parsed.ok) throw inboundError(parsed.error);
+		const { events, ignored, replay, confirmUrl } = parsed.value;
+		const repeated = () => {
+			if (replay?.repeat === "refuse") throw new ApiError("invalid_api_key", "This webhook delivery was seen before (replayed)", 401);
+			return c.json({ received: events.length, matched: 0, unmatched: 0, ignored: events.length + ignored, repeated: true }, 200);
+		};
 
 		const db = getDb(c.env.DB);
 		const ours = [...new Set(events.flatMap((e) => (e.emailId && isUuid(e.emailId) ? [e.emailId] : [])))];
@@ -59,12 +81,16 @@ providerWebhookRoutes.openapi(
 		].map((condition) =>
 			db.select({ id: emails.id, tenantId: emails.tenantId, providerMessageId: emails.providerMessageId }).from(emails).where(condition),
 		);
-		for (const rows of (await runBatch(db, reads)) as { id: string; tenantId: string; providerMessageId: string | null }[][]) {
+		const seen = replay ? [seenStatement(db, provider, replay)] : [];
+		const read = await runBatch(db, [...seen, ...reads]);
+		if (replay && (read[0] as unknown[]).length > 0) return repeated();
+		for (const rows of read.slice(seen.length) as { id: string; tenantId: string; providerMessageId: string | null }[][]) {
 			for (const row of rows) {
 				found.set(row.id, row);
 				if (row.providerMessageId) found.set(`pm:${row.providerMessageId}`, row);
 			}
 		}
+		if (confirmUrl) await confirmSubscription(provider, confirmUrl);
 
 		const now = Date.now();
 		const matched: ProviderEvent[] = [];
@@ -103,11 +129,62 @@ providerWebhookRoutes.openapi(
 				);
 			}
 		}
-		const results = await runBatch(db, [...eventStatements(db, matched, now), ...statements]);
-		await enqueueDeliveries(c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, deliveryIdsOf(results));
+		const claim = replay ? [claimStatement(db, provider, replay)] : [];
+		const results = await runBatch(db, [...claim, ...eventStatements(db, matched, now), ...statements]);
+		if (replay && (results[0] as unknown[]).length === 0) return repeated();
+		await enqueueDeliveries(c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, deliveryIdsOf(results.slice(claim.length)));
 		return c.json({ received: events.length, matched: matched.length, unmatched: events.length - matched.length, ignored }, 200);
 	},
 );
+
+function inboundError(error: InboundError): ApiError {
+	switch (error.status) {
+		case 401:
+			return new ApiError("invalid_api_key", error.message, 401);
+		case 503:
+			return new ApiError("internal_server_error", error.message, 503);
+		default:
+			return new ApiError("validation_error", error.message, error.status);
+	}
+}
+
+/** Whether this delivery's replay key was claimed before (expired rows not yet purged count too: still a repeat). */
+function seenStatement(db: Db, provider: string, replay: ReplayKey): Statement {
+	return db
+		.select({ nonce: webhookNonces.nonce })
+		.from(webhookNonces)
+		.where(and(eq(webhookNonces.provider, provider), eq(webhookNonces.nonce, replay.nonce)));
+}
+
+/** Claims the replay key; RETURNING is empty when another delivery claimed it first. */
+function claimStatement(db: Db, provider: string, replay: ReplayKey): Statement {
+	return db
+		.insert(webhookNonces)
+		.values({ provider, nonce: replay.nonce, expiresAt: replay.expiresAt })
+		.onConflictDoNothing()
+		.returning({ nonce: webhookNonces.nonce });
+}
+
+/**
+ * GETs the URL that confirms the provider's subscription (the adapter checked its host). Nothing is recorded when it
+ * fails: the answer is 502, and the subscription can be confirmed again from the provider's console.
+ */
+async function confirmSubscription(provider: string, url: string): Promise<void> {
+	let status: number;
+	try {
+		const response = await fetch(url, { method: "GET", signal: AbortSignal.timeout(CONFIRM_TIMEOUT_MS) });
+		status = response.status;
+		await response.body?.cancel();
+	} catch (e) {
+		log.error("provider_webhook_confirm_failed", { provider, ...errorFields(e) });
+		throw new ApiError("internal_server_error", "Could not confirm the subscription: no answer", 502);
+	}
+	if (status < 200 || status >= 300) {
+		log.error("provider_webhook_confirm_failed", { provider, status });
+		throw new ApiError("internal_server_error", `Could not confirm the subscription: HTTP ${status}`, 502);
+	}
+	log.info("provider_webhook_confirmed", { provider });
+}
 
 /**
  * A key that is the same every time the provider delivers this event: its own event id where it has a stable one,

@@ -62,7 +62,7 @@ export async function mailtrapWebhook(rawBody: string, secret = env.MAILTRAP_WEB
 }
 
 export function postWebhook(provider: string, request: { rawBody: string; headers: Record<string, string> }) {
-	return call<{ received: number; matched: number; unmatched: number; ignored: number; name?: string }>(
+	return call<{ received: number; matched: number; unmatched: number; ignored: number; repeated?: boolean; name?: string }>(
 		"POST",
 		`/provider-webhooks/${provider}`,
 		request,
@@ -76,6 +76,14 @@ export async function providerEventCounts(): Promise<{ events: number; unmatched
 		env.DB.prepare("SELECT count(*) AS n FROM unmatched_provider_events"),
 	]);
 	return { events: events?.results[0]?.n ?? 0, unmatched: unmatched?.results[0]?.n ?? 0 };
+/** Rows a provider webhook may write: events, unmatched events, replay keys (for "nothing written" checks). */
+export async function webhookWrites(): Promise<{ events: number; unmatched: number; nonces: number }> {
+	const [events, unmatched, nonces] = await env.DB.batch<{ n: number }>([
+		env.DB.prepare("SELECT count(*) AS n FROM email_events"),
+		env.DB.prepare("SELECT count(*) AS n FROM unmatched_provider_events"),
+		env.DB.prepare("SELECT count(*) AS n FROM webhook_nonces"),
+	]);
+	return { events: events?.results[0]?.n ?? 0, unmatched: unmatched?.results[0]?.n ?? 0, nonces: nonces?.results[0]?.n ?? 0 };
 }
 
 /** Marks a seeded email as sent through `provider` with its message id, as the consumer would have. */
