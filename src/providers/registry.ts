@@ -8,13 +8,15 @@
  */
 import { type Config, getConfig } from "../config";
 import type { Rate, TenantRow } from "../db/schema";
+import { cloudflare } from "./cloudflare";
 import { postmark } from "./postmark";
 import { resend } from "./resend";
 import { sandbox } from "./sandbox";
 import { sendgrid } from "./sendgrid";
-import type { EmailProvider, InboundWebhookAdapter, ProviderModule, ProviderSettings } from "./types";
+import { smtp } from "./smtp";
+import type { CarriedFields, EmailProvider, InboundWebhookAdapter, ProviderModule, ProviderSettings } from "./types";
 
-const MODULES = [sandbox, resend, sendgrid, postmark] as const;
+const MODULES = [sandbox, resend, sendgrid, postmark, smtp, cloudflare] as const;
 
 export type ProviderName = (typeof MODULES)[number]["name"];
 
@@ -80,7 +82,7 @@ export function providerFactory(env: Env, timeoutMs: number = getConfig(env).pro
 	const build = (name: ProviderName): NamedProvider | null => {
 		const module = BY_NAME.get(name);
 		if (!module || module.requiredSettings.some((key) => settings[key] === undefined)) return null;
-		const adapter = module.create(settings, { timeoutMs });
+		const adapter = module.create(settings, { timeoutMs, env });
 		if (adapter.name !== name) throw new Error(`The ${name} module built an adapter named ${adapter.name}`);
 		return adapter as NamedProvider;
 	};
@@ -94,6 +96,16 @@ export function providerFactory(env: Env, timeoutMs: number = getConfig(env).pro
 export function providerOrder(config: Config, tenant: Pick<TenantRow, "providers"> | undefined): ProviderName[] {
 	const names = tenant?.providers && tenant.providers.length > 0 ? tenant.providers : config.providers;
 	return names.filter(isProviderName);
+}
+
+/** The first reason a provider of `order` could not carry the email, naming the provider; null when all can. */
+export function carryProblem(order: readonly ProviderName[], email: CarriedFields): string | null {
+	for (const name of order) {
+		const module = BY_NAME.get(name);
+		const problem = module?.cannotCarry?.(email) ?? null;
+		if (problem !== null) return `${problem} (${module?.title ?? name} is in this tenant's providers)`;
+	}
+	return null;
 }
 
 /** Configured providers that deduplicate by our id: asking them again about an email cannot send it twice. */

@@ -20,6 +20,7 @@ import { parseScheduleTime } from "../lib/time";
 import { urlProblem } from "../lib/url-policy";
 import { decodeBase64 } from "../lib/webcrypto";
 import { acceptStatements } from "../lifecycle/tenant-actions";
+import { carryProblem, providerOrder } from "../providers/registry";
 import type { BatchEmailItem, SendEmailRequest } from "../schemas/email";
 import type { SendQueueMessage } from "../schemas/queue";
 import {
@@ -183,6 +184,8 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 	if (input.template !== undefined) {
 		return new ApiError("validation_error", `Template ${JSON.stringify(input.template.id)} not found`);
 	}
+	const uncarried = transportProblem(input, deps);
+	if (uncarried) return uncarried;
 
 	const schedule = "scheduled_at" in input && input.scheduled_at !== undefined ? parseSchedule(input.scheduled_at, now) : null;
 	if (schedule instanceof ApiError) return schedule;
@@ -230,6 +233,21 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 		delaySeconds: enqueued ? delay : null,
 		recipients,
 	};
+}
+
+/**
+ * A header (or Reply-To list) one of the tenant's transports could not carry — SMTP's line length, Cloudflare
+ * Email Sending's allowlist and sizes — refused now rather than failing at send time (src/providers/<name>/index.ts
+ * `cannotCarry`).
+ */
+function transportProblem(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps): ApiError | null {
+	const recipients = input.to.length + (input.cc?.length ?? 0) + (input.bcc?.length ?? 0);
+	const problem = carryProblem(providerOrder(deps.config, deps.tenant), {
+		headers: input.headers ?? {},
+		replyTo: input.reply_to ?? [],
+		recipients,
+	});
+	return problem === null ? null : new ApiError("validation_error", problem);
 }
 
 /** `scheduled_at` as epoch ms: ISO 8601 or `in N units`, not in the past, at most 30 days ahead. */
