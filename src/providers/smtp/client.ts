@@ -27,7 +27,7 @@
 import { bareAddress, domainOf } from "../../lib/address";
 import { buildMime, messageIdOf } from "../../lib/mime";
 import { err, ok, type Result } from "../../lib/result";
-import type { EmailProvider, FollowUpEvent, OutboundEmail, ProviderError, SendOutcome } from "../types";
+import type { EmailProvider, FollowUpEvent, OutboundEmail, ProviderError, SendContext, SendOutcome } from "../types";
 import { type OpenFailure, type SmtpConnect, type SmtpFault, type SmtpReply, SmtpSession, type SmtpStage } from "./session";
 
 export type SmtpSecurity = "tls" | "starttls" | "none";
@@ -60,7 +60,7 @@ export const IDLE_MS = 250;
 const DEFAULT_STAGE_TIMEOUT_MS = 10_000;
 const QUIT_MS = 1_000;
 const DETAIL_MAX = 300;
-const THROTTLING = /throttl|rate limit|too many|try again later|slow down/i;
+const THROTTLING = /throttl|rate limit|too many|slow down/i;
 const AUTH_REQUIRED = /auth/i;
 
 type Pooled = { session: SmtpSession; timer: ReturnType<typeof setTimeout> | undefined };
@@ -77,7 +77,7 @@ export class SmtpProvider implements EmailProvider {
 		this.#now = options.now ?? Date.now;
 	}
 
-	async send(email: OutboundEmail): Promise<SendOutcome> {
+	async send(email: OutboundEmail, _context?: SendContext): Promise<SendOutcome> {
 		const refusal = this.#options.misconfigured ?? insecureRefusal(this.#options);
 		if (refusal) return err({ kind: "permanent", scope: "provider", message: refusal });
 		const deadline = this.#now() + this.#options.timeoutMs;
