@@ -87,9 +87,10 @@ async function tenant(providers: string[]) {
 		send_rate: { per_second: 100, burst: 100 },
 	});
 	expect(created.status).toBe(201);
-	const key = await request(url, "POST", `/admin/tenants/${created.json.id}/api-keys`, adminToken, { name: "e2e" });
+	const tenantId = (created.json as { id: string }).id;
+	const key = await request(url, "POST", `/admin/tenants/${tenantId}/api-keys`, adminToken, { name: "e2e" });
 	expect(key.status).toBe(201);
-	const token = key.json.token as string;
+	const token = (key.json as { token: string }).token;
 	return {
 		resend: new Resend(token, { baseUrl: url }),
 		get: (pathname: string) => request(url, "GET", pathname, token),
@@ -104,7 +105,7 @@ async function statusOf(t: Tenant, id: string): Promise<string | undefined> {
 
 async function eventsOf(t: Tenant, id: string): Promise<string[]> {
 	const { json } = await t.get(`/emails/${id}/events`);
-	return (json.data as { type: string; provider: string | null }[]).map((e) => `${e.type}:${e.provider ?? ""}`);
+	return (json as { data: { type: string; provider: string | null }[] }).data.map((e) => `${e.type}:${e.provider ?? ""}`);
 }
 
 /** The messages the SMTP server received for our email id. */
@@ -183,7 +184,7 @@ describe("SMTP through wrangler dev", () => {
 		await vi.waitFor(async () => expect(await statusOf(t, id)).toBe("failed"), WAIT);
 		expect(received(id)).toHaveLength(0);
 		const suppressions = await t.get("/suppressions");
-		expect((suppressions.json.data as { email: string }[]).map((s) => s.email)).toContain("unknown@example.org");
+		expect((suppressions.json as { data: { email: string }[] }).data.map((s) => s.email)).toContain("unknown@example.org");
 	});
 
 	it("leaves an email uncertain when the connection drops after DATA, and never sends it again", async () => {
