@@ -41,6 +41,6 @@ export default defineConfig({
 		exclude: ["test/e2e/**", "test/scripts/**", "node_modules/**"],
 		setupFiles: ["./test/helpers/apply-migrations.ts"],
 		// Prism mocks of the Resend and SendGrid specs for the provider conformance tests (test/providers).
-		globalSetup: ["./test/helpers/prism-setup.ts"],
+		globalSetup: ["./test/helpers/prism-setup.ts", "./test/helpers/smtp-setup.ts"],
 	},
 });

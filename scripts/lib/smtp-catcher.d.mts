@@ -34,6 +34,8 @@ export interface SmtpCatcher {
 	port: number;
 	/** Every message received, in order (dropped ones included, flagged). */
 	messages: CaughtMessage[];
+	/** SMTP connections accepted so far. */
+	readonly connections: number;
 	close(): Promise<void>;
 }
 

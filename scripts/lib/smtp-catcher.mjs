@@ -39,6 +39,7 @@ export async function startSmtpCatcher(options = {}) {
 	/** @type {CaughtMessage[]} */
 	const messages = [];
 	const greylisted = new Set();
+	let connections = 0;
 	if (dir) await mkdir(dir, { recursive: true });
 
 	const local = (address) => address.slice(0, address.lastIndexOf("@")).toLowerCase();
@@ -58,6 +59,10 @@ export async function startSmtpCatcher(options = {}) {
 		allowInsecureAuth: tls === null,
 		authMethods: ["PLAIN", "LOGIN"],
 		size: 25 * 1024 * 1024,
+		onConnect(_session, callback) {
+			connections += 1;
+			callback();
+		},
 		onAuth(credentials, _session, callback) {
 			if (auth && credentials.username === auth.user && credentials.password === auth.password) {
 				callback(null, { user: credentials.username });
@@ -119,6 +124,10 @@ export async function startSmtpCatcher(options = {}) {
 		host,
 		port: typeof address === "object" && address ? address.port : port,
 		messages,
+		/** SMTP connections accepted so far. */
+		get connections() {
+			return connections;
+		},
 		close: () => new Promise((resolve) => server.close(() => resolve(undefined))),
 	};
 }
