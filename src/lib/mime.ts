@@ -22,8 +22,8 @@ export const MAILROOM_ID_HEADER = "X-Mailroom-Id";
 
 /** SMTP's line limit without the CRLF. */
 const MAX_LINE_OCTETS = 998;
-/** UTF-8 bytes per encoded word: base64 of 45 bytes is 60 characters, `=?utf-8?B?…?=` adds 12 (RFC 2047 allows 75). */
-const ENCODED_WORD_BYTES = 45;
+/** UTF-8 bytes per encoded word: base64 of 39 is 52 characters, `=?utf-8?B?…?=` 64, so `Subject: ` and one word fit 78. */
+const ENCODED_WORD_BYTES = 39;
 const encoder = new TextEncoder();
 
 /** The Message-ID of an email: our id at the sender's domain, the domain the message is signed for. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { smtp, smtpSettings } from "../../../src/providers/smtp";
-import { SmtpProvider, type SmtpProviderOptions } from "../../../src/providers/smtp/client";
+import { faultError, replyError, SmtpProvider, type SmtpProviderOptions } from "../../../src/providers/smtp/client";
 import { CONTEXT, outboundEmail } from "../../helpers/providers";
 import { type FakeSmtpOptions, fakeSmtp } from "../../helpers/smtp";
 
@@ -247,5 +247,32 @@ describe("SMTP settings", () => {
 		const long = "a".repeat(1000);
 		expect(smtp.cannotCarry({ headers: { "X-Long": long }, replyTo: [], recipients: 1 })).toContain("X-Long");
 		expect(smtp.cannotCarry({ headers: { "X-Long": `é${long}` }, replyTo: [], recipients: 1 })).toBeNull();
+	});
+});
+
+describe("SMTP reply classification", () => {
+	const reply = (code: number, enhanced: string | null, text: string) => ({ code, enhanced, text });
+	it.each([
+		["mail", reply(421, "4.3.2", "Service not available, closing channel"), { kind: "transient" }],
+		["rcpt", reply(450, "4.2.1", "Mailbox busy"), { kind: "transient" }],
+		["rcpt", reply(451, "4.7.1", "Greylisted, try again later"), { kind: "transient" }],
+		["rcpt", reply(452, "4.5.3", "Too many recipients"), { kind: "rate_limited" }],
+		["mail", reply(454, null, "Throttling failure: Maximum sending rate exceeded."), { kind: "rate_limited" }],
+		["rcpt", reply(550, "5.1.1", "User unknown"), { kind: "permanent", scope: "message" }],
+		["mail", reply(553, "5.7.1", "Sender address rejected"), { kind: "permanent", scope: "message" }],
+		["message", reply(554, "5.7.1", "Message rejected as spam"), { kind: "permanent", scope: "message" }],
+		["message", reply(552, "5.3.4", "Message size exceeds fixed limit"), { kind: "permanent", scope: "message" }],
+		["auth", reply(535, "5.7.8", "Authentication credentials invalid"), { kind: "permanent", scope: "provider" }],
+		["mail", reply(530, "5.7.0", "Authentication required"), { kind: "permanent", scope: "provider" }],
+		["greeting", reply(554, null, "No SMTP service here"), { kind: "permanent", scope: "provider" }],
+		["ehlo", reply(550, null, "Not accepting your HELO"), { kind: "permanent", scope: "provider" }],
+	] as const)("reads %s %o as %o", (stage, answer, expected) => {
+		expect(replyError(stage, answer, "smtp.example.net")).toMatchObject({ ...expected, status: answer.code });
+	});
+
+	it("tells a loss before the end of data (nothing sent) from one after it (uncertain)", () => {
+		const lost = { stage: "message" as const, problem: "closed" as const, message: "connection lost" };
+		expect(faultError(lost, false).kind).toBe("transient");
+		expect(faultError(lost, true).kind).toBe("uncertain");
 	});
 });
