@@ -30,10 +30,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
-import { generate } from "selfsigned";
 import { Webhook } from "standardwebhooks";
 import { PROJECT_ROOT } from "../scripts/lib/dev-server.mjs";
-import { startSmtpCatcher } from "../scripts/lib/smtp-catcher.mjs";
+import { localCertificate, startSmtpCatcher } from "../scripts/lib/smtp-catcher.mjs";
 import { importWorkerModule } from "../scripts/lib/worker-code.mjs";
 import { machine, options, startBenchServer } from "./lib.mjs";
 
@@ -307,16 +306,9 @@ if (want("bundle")) {
 // 6. SMTP, with and without connection reuse; MIME building.
 if (want("smtp")) {
 	const work = await mkdtemp(path.join(tmpdir(), "mailroom-bench-smtp-"));
-	const pems = await generate([{ name: "commonName", value: "127.0.0.1" }], {
-		keyType: "ec",
-		curve: "P-256",
-		extensions: [
-			{ name: "basicConstraints", cA: true },
-			{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] },
-		],
-	});
+	const tls = await localCertificate();
 	const caFile = path.join(work, "ca.pem");
-	await writeFile(caFile, pems.cert);
+	await writeFile(caFile, tls.cert);
 	const auth = { user: "bench", password: randomBytes(8).toString("hex") };
 	results.smtp = { emails: opts["smtp-emails"], transport: "STARTTLS + AUTH PLAIN to 127.0.0.1" };
 	try {
@@ -324,7 +316,7 @@ if (want("smtp")) {
 			["reuse", "100"],
 			["no_reuse", "1"],
 		]) {
-			const catcher = await startSmtpCatcher({ tls: { key: pems.private, cert: pems.cert }, auth });
+			const catcher = await startSmtpCatcher({ tls, auth });
 			const server = await startBenchServer(
 				{
 					PROVIDERS: "smtp",

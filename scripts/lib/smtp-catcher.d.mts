@@ -40,3 +40,6 @@ export interface SmtpCatcher {
 }
 
 export declare function startSmtpCatcher(options?: SmtpCatcherOptions): Promise<SmtpCatcher>;
+
+/** A self-signed certificate (PEM) for 127.0.0.1 and localhost; trust it in wrangler dev with NODE_EXTRA_CA_CERTS. */
+export declare function localCertificate(): Promise<{ key: string; cert: string }>;

@@ -13,7 +13,32 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { generate } from "selfsigned";
 import { SMTPServer } from "smtp-server";
+
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost (EC P-256), for a catcher that offers STARTTLS. The Worker's
+ * TLS trusts it when wrangler runs with NODE_EXTRA_CA_CERTS naming a file that holds `cert`.
+ *
+ * @returns {Promise<{ key: string, cert: string }>} PEM
+ */
+export async function localCertificate() {
+	const pems = await generate([{ name: "commonName", value: "127.0.0.1" }], {
+		keyType: "ec",
+		curve: "P-256",
+		extensions: [
+			{ name: "basicConstraints", cA: true },
+			{
+				name: "subjectAltName",
+				altNames: [
+					{ type: 7, ip: "127.0.0.1" },
+					{ type: 2, value: "localhost" },
+				],
+			},
+		],
+	});
+	return { key: pems.private, cert: pems.cert };
+}
 
 /**
  * @typedef {object} CaughtMessage

@@ -12,10 +12,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import PostalMime from "postal-mime";
 import { Resend } from "resend";
-import { generate } from "selfsigned";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed, vi } from "vitest";
 import { type DevServer, findFreePort, request, startDevServer } from "../../scripts/lib/dev-server.mjs";
-import { type SmtpCatcher, startSmtpCatcher } from "../../scripts/lib/smtp-catcher.mjs";
+import { localCertificate, type SmtpCatcher, startSmtpCatcher } from "../../scripts/lib/smtp-catcher.mjs";
 
 let server: DevServer | undefined;
 let catcher: SmtpCatcher | undefined;
@@ -28,23 +27,10 @@ const WAIT = { timeout: 30_000, interval: 250 };
 
 beforeAll(async () => {
 	stateDir = await mkdtemp(path.join(tmpdir(), "mailroom-e2e-transports-"));
-	const pems = await generate([{ name: "commonName", value: "127.0.0.1" }], {
-		keyType: "ec",
-		curve: "P-256",
-		extensions: [
-			{ name: "basicConstraints", cA: true },
-			{
-				name: "subjectAltName",
-				altNames: [
-					{ type: 7, ip: "127.0.0.1" },
-					{ type: 2, value: "localhost" },
-				],
-			},
-		],
-	});
+	const tls = await localCertificate();
 	const caFile = path.join(stateDir, "smtp-ca.pem");
-	await writeFile(caFile, pems.cert);
-	catcher = await startSmtpCatcher({ tls: { key: pems.private, cert: pems.cert }, auth: { user: SMTP_USER, password: SMTP_PASSWORD } });
+	await writeFile(caFile, tls.cert);
+	catcher = await startSmtpCatcher({ tls, auth: { user: SMTP_USER, password: SMTP_PASSWORD } });
 	server = await startDevServer({
 		port: await findFreePort(),
 		persistTo: path.join(stateDir, "state"),

@@ -18,6 +18,7 @@
  */
 import { z } from "zod";
 import { bareAddress, parseMailbox } from "../../lib/address";
+import { settleWithin } from "../../lib/concurrency";
 import { buildMime, MAILROOM_ID_HEADER, messageIdOf } from "../../lib/mime";
 import { err, ok } from "../../lib/result";
 import type { EmailProvider, OutboundEmail, ProviderError, SendOutcome } from "../types";
@@ -62,7 +63,7 @@ export function createCloudflareProvider(options: CloudflareProviderOptions): Em
 			} else {
 				message = builderOf(email);
 			}
-			const sent = await within(binding.send(message as EmailMessageBuilder), options.timeoutMs);
+			const sent = await settleWithin(binding.send(message as EmailMessageBuilder), options.timeoutMs);
 			if (sent.kind === "timeout")
 				return err({ kind: "uncertain", message: `no answer from the EMAIL binding within ${options.timeoutMs} ms` });
 			if (sent.kind === "threw") return err(classifyBindingError(sent.error, recipients, now()));
@@ -149,26 +150,6 @@ function addressOf(mailbox: string): string | EmailAddress {
 	const parsed = parseMailbox(mailbox);
 	if (!parsed) return mailbox;
 	return parsed.name ? { email: parsed.address, name: parsed.name } : parsed.address;
-}
-
-type Settled = { kind: "value"; value: unknown } | { kind: "threw"; error: unknown } | { kind: "timeout" };
-
-async function within(promise: Promise<unknown>, ms: number): Promise<Settled> {
-	let timer: ReturnType<typeof setTimeout> | undefined;
-	const timeout = new Promise<Settled>((resolve) => {
-		timer = setTimeout(() => resolve({ kind: "timeout" }), ms);
-	});
-	try {
-		return await Promise.race([
-			promise.then(
-				(value): Settled => ({ kind: "value", value }),
-				(error: unknown): Settled => ({ kind: "threw", error }),
-			),
-			timeout,
-		]);
-	} finally {
-		if (timer !== undefined) clearTimeout(timer);
-	}
 }
 
 /** `EmailMessage`, imported on first use: a module-level `cloudflare:email` import would stop the Node scripts. */

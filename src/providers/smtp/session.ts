@@ -16,6 +16,7 @@
  * - After STARTTLS the reply buffer must be empty: bytes sent ahead of the TLS handshake are refused rather than
  *   read as if they were protected (the STARTTLS command injection class of bugs).
  */
+import { settleWithin } from "../../lib/concurrency";
 import { err, ok, type Result } from "../../lib/result";
 import { encodeBase64 } from "../../lib/webcrypto";
 
@@ -357,25 +358,9 @@ function base64(text: string): string {
 
 /** Waits for `promise` at most `ms`: "done", "timeout", or what it rejected with. */
 async function within(promise: Promise<unknown>, ms: number): Promise<"done" | "timeout" | { error: string }> {
-	if (ms <= 0) {
-		promise.catch(() => undefined);
-		return "timeout";
-	}
-	let timer: ReturnType<typeof setTimeout> | undefined;
-	const timeout = new Promise<"timeout">((resolve) => {
-		timer = setTimeout(() => resolve("timeout"), ms);
-	});
-	try {
-		return await Promise.race([
-			promise.then(
-				() => "done" as const,
-				(e: unknown) => ({ error: describe(e) }),
-			),
-			timeout,
-		]);
-	} finally {
-		if (timer !== undefined) clearTimeout(timer);
-	}
+	const settled = await settleWithin(promise, ms);
+	if (settled.kind === "value") return "done";
+	return settled.kind === "timeout" ? "timeout" : { error: describe(settled.error) };
 }
 
 function describe(e: unknown): string {
