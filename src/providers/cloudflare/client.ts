@@ -58,7 +58,16 @@ export function createCloudflareProvider(options: CloudflareProviderOptions): Em
 					});
 				}
 				const EmailMessageClass = options.emailMessage ?? (await defaultEmailMessage());
-				const raw = buildMime(email, { date: new Date(now()), messageId: messageIdOf(email) });
+				let raw: string;
+				try {
+					raw = buildMime(email, { date: new Date(now()), messageId: messageIdOf(email) });
+				} catch (e) {
+					return err({
+						kind: "permanent",
+						scope: "message",
+						message: `the message cannot be built: ${e instanceof Error ? e.message : String(e)}`,
+					});
+				}
 				message = new EmailMessageClass(email.fromMailbox.address, only, raw);
 			} else {
 				message = builderOf(email);

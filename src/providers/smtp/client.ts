@@ -81,12 +81,17 @@ export class SmtpProvider implements EmailProvider {
 		const refusal = this.#options.misconfigured ?? insecureRefusal(this.#options);
 		if (refusal) return err({ kind: "permanent", scope: "provider", message: refusal });
 		const deadline = this.#now() + this.#options.timeoutMs;
+		const messageId = messageIdOf(email);
+		const content = mimeOf(email, this.#now(), messageId);
+		if (!content.ok) return content;
 		const acquired = await this.#acquire(deadline, this.#options.heloName ?? domainOf(email.fromMailbox.address));
 		if (!acquired.ok) return err(openError(acquired.error, this.#options.host));
 		const session = acquired.value;
-		const outcome = await this.#transaction(session, email, deadline);
-		this.#release(session);
-		return outcome;
+		try {
+			return await this.#transaction(session, email, { content: content.value, messageId }, deadline);
+		} finally {
+			this.#release(session);
+		}
 	}
 
 	/** Closes every pooled connection (tests and the bench; the pool also empties itself when idle). */
@@ -140,15 +145,18 @@ export class SmtpProvider implements EmailProvider {
 		return this.#options.stageTimeoutMs ?? DEFAULT_STAGE_TIMEOUT_MS;
 	}
 
-	async #transaction(session: SmtpSession, email: OutboundEmail, deadline: number): Promise<SendOutcome> {
+	async #transaction(
+		session: SmtpSession,
+		email: OutboundEmail,
+		{ content, messageId }: { content: string; messageId: string },
+		deadline: number,
+	): Promise<SendOutcome> {
 		const caps = session.capabilities;
 		const envelope = envelopeOf(email, caps.smtputf8);
 		if (!envelope.ok) {
 			await this.#reset(session, deadline);
 			return err({ kind: "permanent", scope: "message", message: `${envelope.error} and ${this.#options.host} does not offer SMTPUTF8` });
 		}
-		const messageId = messageIdOf(email);
-		const content = buildMime(email, { date: new Date(this.#now()), messageId });
 		const size = new TextEncoder().encode(content).byteLength;
 		if (caps.size !== null && caps.size > 0 && size > caps.size) {
 			await this.#reset(session, deadline);
@@ -213,6 +221,19 @@ export class SmtpProvider implements EmailProvider {
 		if (!session.usable) return;
 		const reset = await session.command("rset", "RSET", Math.min(deadline, this.#now() + this.#stageMs()));
 		if (!reset.ok || reset.value.code !== 250) await session.close();
+	}
+}
+
+/** The message, or why it cannot be built (nothing was sent: a failure of this email, never an uncertain one). */
+function mimeOf(email: OutboundEmail, now: number, messageId: string): Result<string, ProviderError> {
+	try {
+		return ok(buildMime(email, { date: new Date(now), messageId }));
+	} catch (e) {
+		return err({
+			kind: "permanent",
+			scope: "message",
+			message: `the message cannot be built: ${e instanceof Error ? e.message : String(e)}`,
+		});
 	}
 }
 
