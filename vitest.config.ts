@@ -52,7 +52,7 @@ export default defineConfig({
 		include: ["test/**/*.test.ts"],
 		exclude: ["test/e2e/**", "test/scripts/**", "node_modules/**"],
 		setupFiles: ["./test/helpers/apply-migrations.ts"],
-		// Prism mocks of the Resend, SendGrid and Mailtrap specs for the provider conformance tests (test/providers).
-		globalSetup: ["./test/helpers/prism-setup.ts"],
+		// Prism mocks of the providers' specs for the provider conformance tests (test/providers), and a real SMTP server.
+		globalSetup: ["./test/helpers/prism-setup.ts", "./test/helpers/smtp-setup.ts"],
 	},
 });

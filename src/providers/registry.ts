@@ -9,6 +9,7 @@
 import { type Config, getConfig } from "../config";
 import type { Rate, TenantRow } from "../db/schema";
 import { brevo } from "./brevo";
+import { cloudflare } from "./cloudflare";
 import { mailgun } from "./mailgun";
 import { mailtrap } from "./mailtrap";
 import { postmark } from "./postmark";
@@ -16,9 +17,10 @@ import { resend } from "./resend";
 import { sandbox } from "./sandbox";
 import { sendgrid } from "./sendgrid";
 import { ses } from "./ses";
-import type { EmailProvider, InboundWebhookAdapter, ProviderModule, ProviderSettings } from "./types";
+import { smtp } from "./smtp";
+import type { CarriedFields, EmailProvider, InboundWebhookAdapter, ProviderModule, ProviderSettings } from "./types";
 
-const MODULES = [sandbox, resend, sendgrid, postmark, ses, mailgun, brevo, mailtrap] as const;
+const MODULES = [sandbox, resend, sendgrid, postmark, ses, mailgun, brevo, mailtrap, smtp, cloudflare] as const;
 
 export type ProviderName = (typeof MODULES)[number]["name"];
 
@@ -84,7 +86,7 @@ export function providerFactory(env: Env, timeoutMs: number = getConfig(env).pro
 	const build = (name: ProviderName): NamedProvider | null => {
 		const module = BY_NAME.get(name);
 		if (!module || module.requiredSettings.some((key) => settings[key] === undefined)) return null;
-		const adapter = module.create(settings, { timeoutMs });
+		const adapter = module.create(settings, { timeoutMs, env });
 		if (adapter.name !== name) throw new Error(`The ${name} module built an adapter named ${adapter.name}`);
 		return adapter as NamedProvider;
 	};
@@ -98,6 +100,16 @@ export function providerFactory(env: Env, timeoutMs: number = getConfig(env).pro
 export function providerOrder(config: Config, tenant: Pick<TenantRow, "providers"> | undefined): ProviderName[] {
 	const names = tenant?.providers && tenant.providers.length > 0 ? tenant.providers : config.providers;
 	return names.filter(isProviderName);
+}
+
+/** The first reason a provider of `order` could not carry the email, naming the provider; null when all can. */
+export function carryProblem(order: readonly ProviderName[], email: CarriedFields): string | null {
+	for (const name of order) {
+		const module = BY_NAME.get(name);
+		const problem = module?.cannotCarry?.(email) ?? null;
+		if (problem !== null) return `${problem} (${module?.title ?? name} is in this tenant's providers)`;
+	}
+	return null;
 }
 
 /** A provider that deduplicates by our id, and for how long (null: for ever). */

@@ -225,10 +225,28 @@ export type ProviderModule<N extends string = string> = {
 	 * happened is no longer retried there but left `uncertain` for the reconciler, since a repeat could go out again.
 	 */
 	readonly idempotencyWindowSeconds?: number;
-	/** Builds the adapter (send, lookup) once its required settings are present. */
-	create(settings: ProviderSettings, options: { timeoutMs: number }): EmailProvider;
+	/**
+	 * Builds the adapter (send, lookup) once its required settings are present. `env` gives the bindings a transport
+	 * may use instead of HTTP (Cloudflare Email Sending's `EMAIL`); the factory always passes it.
+	 */
+	create(settings: ProviderSettings, options: { timeoutMs: number; env?: Env }): EmailProvider;
+
 	/** How its delivery events reach `POST /provider-webhooks/<name>`; absent when it reports none over HTTP. */
 	readonly webhook?: InboundWebhookAdapter;
 	/** When the provider cannot be asked about an email: why, and how Mailroom compensates (docs, `/stats`). */
 	readonly noLookup?: string;
+	/**
+	 * Why this transport could not carry an email as the request gives it (a header too long for an SMTP line, one
+	 * the binding does not allow), or null. Checked at accept time when the tenant's provider order contains the
+	 * provider, so the request is refused with a 422 naming the header instead of failing at send time.
+	 */
+	readonly cannotCarry?: (email: CarriedFields) => string | null;
+};
+
+/** What `cannotCarry` looks at, as the request gave it (already validated by the API schema). */
+export type CarriedFields = {
+	headers: Readonly<Record<string, string>>;
+	replyTo: readonly string[];
+	/** To, cc and bcc together. */
+	recipients: number;
 };

@@ -3,6 +3,7 @@
  * delay); nothing is acked that has not been handled.
  */
 import { getDb } from "../db/client";
+import { consumeEmailSendingEvents } from "../providers/cloudflare/events";
 import type { WebhookQueueMessage } from "../services/webhook-fanout";
 import { consumeSendDeadLetters } from "./dead-letter-consumer";
 import { consumeSendBatch, sendConsumerDeps } from "./send";
@@ -13,6 +14,8 @@ export const QUEUE_NAMES = {
 	sendDeadLetter: "mailroom-send-dlq",
 	webhooks: "mailroom-webhooks",
 	webhooksDeadLetter: "mailroom-webhooks-dlq",
+	/** Cloudflare Email Sending's delivery events (a Queues event subscription, see the README). */
+	emailEvents: "mailroom-email-events",
 } as const;
 
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
@@ -25,6 +28,12 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env, _ctx: 
 			return consumeWebhookBatch(batch, webhookConsumerDeps(env));
 		case QUEUE_NAMES.webhooksDeadLetter:
 			return consumeWebhookDeadLetters(batch, getDb(env.DB));
+		case QUEUE_NAMES.emailEvents:
+			return consumeEmailSendingEvents(batch, {
+				db: getDb(env.DB),
+				webhookQueue: env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
+				now: Date.now,
+			});
 		default:
 			// Throwing retries the whole batch: a message for a queue we do not know is never dropped.
 			throw new Error(`No consumer for queue ${batch.queue}`);

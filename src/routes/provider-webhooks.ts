@@ -1,10 +1,10 @@
 /**
  * `POST /provider-webhooks/:provider`: delivery events from providers (docs/architecture.md, "Provider events").
  *
- * The raw body is verified exactly as the provider documents (src/webhooks/inbound/*), then each event is matched
- * to an email by our id (metadata we sent) or the provider's message id, and recorded through the same event
- * service as everything else: deduplicated, forward-only, suppressing, fanned out to tenant webhooks. Events for
- * emails we cannot find are stored for inspection and still answered 200, so the provider does not retry forever.
+ * The raw body is verified exactly as the provider documents (src/providers/<name>/webhook.ts), then recorded by
+ * src/services/provider-inbound.ts (matched by our id or the provider's, deduplicated, forward-only, suppressing,
+ * fanned out). Events for emails we cannot find are stored for inspection and still answered 200, so the provider
+ * does not retry forever.
  * Bad signature or credentials → 401, unreadable body → 400, unknown provider → 404; nothing is written for any.
  *
  * Replays: an adapter that can name what makes one delivery unique (`ParsedWebhook.replay`: Mailgun's signature token,
@@ -16,17 +16,13 @@
  * RETURNING gives it the repeat's answer. A subscription confirmation (`confirmUrl`) is fetched after the read.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq, inArray } from "drizzle-orm";
-import { chunk, type Db, getDb, runBatch, type Statement } from "../db/client";
-import { emails, unmatchedProviderEvents, webhookNonces } from "../db/schema";
+import { getDb } from "../db/client";
 import { ApiError } from "../errors";
-import { sha256Hex } from "../lib/crypto";
-import { isUuid } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
-import { eventStatements, type ProviderEvent } from "../lifecycle/provider-events";
 import { PROVIDERS, settingsOf, webhookOf } from "../providers/registry";
-import type { InboundError, InboundEvent, ReplayKey } from "../providers/types";
-import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "../services/webhook-fanout";
+import type { InboundError } from "../providers/types";
+import { recordInboundDelivery } from "../services/provider-inbound";
+import { enqueueDeliveries, type WebhookQueueMessage } from "../services/webhook-fanout";
 import { createRouter, jsonResponse } from "./router";
 
 export const providerWebhookRoutes = createRouter();
@@ -71,69 +67,13 @@ providerWebhookRoutes.openapi(
 			return c.json({ received: events.length, matched: 0, unmatched: 0, ignored: events.length + ignored, repeated: true }, 200);
 		};
 
-		const db = getDb(c.env.DB);
-		const ours = [...new Set(events.flatMap((e) => (e.emailId && isUuid(e.emailId) ? [e.emailId] : [])))];
-		const theirs = [...new Set(events.flatMap((e) => (e.providerMessageId ? [e.providerMessageId] : [])))];
-		const found = new Map<string, { id: string; tenantId: string }>();
-		const reads = [
-			...chunk(ours, 99).map((ids) => inArray(emails.id, ids)),
-			...chunk(theirs, 99).map((ids) => inArray(emails.providerMessageId, ids)),
-		].map((condition) =>
-			db.select({ id: emails.id, tenantId: emails.tenantId, providerMessageId: emails.providerMessageId }).from(emails).where(condition),
-		);
-		const seen = replay ? [seenStatement(db, provider, replay)] : [];
-		const read = await runBatch(db, [...seen, ...reads]);
-		if (replay && (read[0] as unknown[]).length > 0) return repeated();
-		for (const rows of read.slice(seen.length) as { id: string; tenantId: string; providerMessageId: string | null }[][]) {
-			for (const row of rows) {
-				found.set(row.id, row);
-				if (row.providerMessageId) found.set(`pm:${row.providerMessageId}`, row);
-			}
-		}
-		if (confirmUrl) await confirmSubscription(provider, confirmUrl);
-
-		const now = Date.now();
-		const matched: ProviderEvent[] = [];
-		const statements: Statement[] = [];
-		for (const event of events) {
-			const email =
-				(event.emailId ? found.get(event.emailId) : undefined) ??
-				(event.providerMessageId ? found.get(`pm:${event.providerMessageId}`) : undefined);
-			const dedupeKey = await dedupeKeyOf(provider, event);
-			if (email) {
-				matched.push({
-					emailId: email.id,
-					tenantId: email.tenantId,
-					type: event.type,
-					at: event.at,
-					provider,
-					...(event.bounce ? { bounce: event.bounce } : {}),
-					...(event.recipient ? { recipient: event.recipient } : {}),
-					detail: event.detail,
-					dedupeKey,
-				});
-			} else {
-				statements.push(
-					db
-						.insert(unmatchedProviderEvents)
-						.values({
-							provider,
-							dedupeKey,
-							eventType: event.type,
-							emailId: event.emailId ?? null,
-							providerMessageId: event.providerMessageId ?? null,
-							event: { ...event },
-							receivedAt: now,
-						})
-						.onConflictDoNothing(),
-				);
-			}
-		}
-		const claim = replay ? [claimStatement(db, provider, replay)] : [];
-		const results = await runBatch(db, [...claim, ...eventStatements(db, matched, now), ...statements]);
-		if (replay && (results[0] as unknown[]).length === 0) return repeated();
-		await enqueueDeliveries(c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, deliveryIdsOf(results.slice(claim.length)));
-		return c.json({ received: events.length, matched: matched.length, unmatched: events.length - matched.length, ignored }, 200);
+		const recorded = await recordInboundDelivery(getDb(c.env.DB), provider, events, Date.now(), {
+			replay,
+			beforeWrite: confirmUrl ? () => confirmSubscription(provider, confirmUrl) : undefined,
+		});
+		if (recorded.repeated) return repeated();
+		await enqueueDeliveries(c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, recorded.deliveryIds);
+		return c.json({ received: events.length, matched: recorded.matched, unmatched: recorded.unmatched, ignored }, 200);
 	},
 );
 
@@ -146,23 +86,6 @@ function inboundError(error: InboundError): ApiError {
 		default:
 			return new ApiError("validation_error", error.message, error.status);
 	}
-}
-
-/** Whether this delivery's replay key was claimed before (expired rows not yet purged count too: still a repeat). */
-function seenStatement(db: Db, provider: string, replay: ReplayKey): Statement {
-	return db
-		.select({ nonce: webhookNonces.nonce })
-		.from(webhookNonces)
-		.where(and(eq(webhookNonces.provider, provider), eq(webhookNonces.nonce, replay.nonce)));
-}
-
-/** Claims the replay key; RETURNING is empty when another delivery claimed it first. */
-function claimStatement(db: Db, provider: string, replay: ReplayKey): Statement {
-	return db
-		.insert(webhookNonces)
-		.values({ provider, nonce: replay.nonce, expiresAt: replay.expiresAt })
-		.onConflictDoNothing()
-		.returning({ nonce: webhookNonces.nonce });
 }
 
 /**
@@ -184,22 +107,4 @@ async function confirmSubscription(provider: string, url: string): Promise<void>
 		throw new ApiError("internal_server_error", `Could not confirm the subscription: HTTP ${status}`, 502);
 	}
 	log.info("provider_webhook_confirmed", { provider });
-}
-
-/**
- * A key that is the same every time the provider delivers this event: its own event id where it has a stable one,
- * else a hash of what identifies the event (provider, message, type, recipient, time).
- */
-async function dedupeKeyOf(provider: string, event: InboundEvent): Promise<string> {
-	if (event.providerEventId) return `${provider}:${event.providerEventId}`;
-	const identity = [
-		provider,
-		event.emailId ?? "",
-		event.providerMessageId ?? "",
-		event.type,
-		event.bounce ?? "",
-		event.recipient ?? "",
-		event.at,
-	].join("|");
-	return `${provider}:h:${await sha256Hex(identity)}`;
 }

@@ -287,7 +287,7 @@ describe("the console in a browser", () => {
 		await page.getByRole("button", { name: "Show the raw message" }).click();
 		await expect
 			.poll(() => page.getByRole("region", { name: "Raw MIME message" }).textContent())
-			.toContain(`Message-ID: <${emailId}@mailroom>`);
+			.toContain(`Message-ID: <${emailId}@example.com>`);
 		await expectAccessible();
 		await shot("email");
 	});

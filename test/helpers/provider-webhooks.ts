@@ -76,6 +76,8 @@ export async function providerEventCounts(): Promise<{ events: number; unmatched
 		env.DB.prepare("SELECT count(*) AS n FROM unmatched_provider_events"),
 	]);
 	return { events: events?.results[0]?.n ?? 0, unmatched: unmatched?.results[0]?.n ?? 0 };
+}
+
 /** Rows a provider webhook may write: events, unmatched events, replay keys (for "nothing written" checks). */
 export async function webhookWrites(): Promise<{ events: number; unmatched: number; nonces: number }> {
 	const [events, unmatched, nonces] = await env.DB.batch<{ n: number }>([
