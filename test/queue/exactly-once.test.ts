@@ -59,6 +59,28 @@ describe("a call that outlives its lease", () => {
 		expect(await emailRow(id)).toMatchObject({ status: "sent", provider: "postmark", provider_message_id: "pm_1" });
 	});
 
+	it("refuses to cancel an email given back queued but pinned: the expired attempt may still be sent", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		const resend = gate<Response>();
+		const hosts = providers(() => resend.promise);
+		const running = consume(t, [id], depsWith({ ...BOTH, PROVIDERS: "resend,postmark" }));
+		await vi.waitFor(() => expect(hosts).toHaveLength(1));
+		await expireLease(id);
+		vi.spyOn(env.SEND_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
+		await runCron("* * * * *", Date.now());
+		expect(await emailRow(id)).toMatchObject({ status: "queued", pinned_provider: "resend" });
+
+		const refused = await call<{ name: string; message: string }>("POST", `/emails/${id}/cancel`, { key: t.key });
+		expect(refused.status).toBe(409);
+		expect(refused.body).toMatchObject({ name: "invalid_state" });
+		expect(refused.body.message).toContain("may have reached resend");
+		resend.resolve(json(200, { id: "re_1" }));
+		await running;
+		expect(await emailRow(id)).toMatchObject({ status: "sent", provider_message_id: "re_1" });
+		expect(await eventTypes(id)).not.toContain("canceled");
+	});
+
 	it("keeps a Resend send pinned when recover races it, and records the late answer once", async () => {
 		const t = await seedTenant();
 		const id = await seedEmail(t);
