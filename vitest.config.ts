@@ -14,6 +14,12 @@ const webhookSettings = {
 	TEST_SENDGRID_PRIVATE_KEY: sendgridKey.privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"),
 	POSTMARK_WEBHOOK_USER: "postmark-hooks",
 	POSTMARK_WEBHOOK_PASSWORD: randomBytes(16).toString("hex"),
+	BREVO_WEBHOOK_TOKEN: randomBytes(24).toString("base64url"),
+	// Mailtrap's signing secrets are 32 hex characters, used as the HMAC key text.
+	MAILTRAP_WEBHOOK_SECRET: randomBytes(16).toString("hex"),
+	MAILGUN_WEBHOOK_SIGNING_KEY: `key-${randomBytes(16).toString("hex")}`,
+	// The topic test/helpers/sns.ts signs for (its SNS certificate is served by the tests' fetch fake).
+	SES_SNS_TOPIC_ARN: "arn:aws:sns:eu-west-1:123456789012:mailroom-ses-events",
 	// Credentials (never used against a real host) so the Worker's own crons can build these adapters in tests.
 	SENDGRID_API_KEY: "SG.test",
 	SENDGRID_BASE_URL: "https://sendgrid.test",
@@ -46,7 +52,7 @@ export default defineConfig({
 		include: ["test/**/*.test.ts"],
 		exclude: ["test/e2e/**", "test/scripts/**", "node_modules/**"],
 		setupFiles: ["./test/helpers/apply-migrations.ts"],
-		// Prism mocks of the Resend and SendGrid specs for the provider conformance tests (test/providers).
-		globalSetup: ["./test/helpers/prism-setup.ts"],
+		// Prism mocks of the providers' specs for the provider conformance tests (test/providers), and a real SMTP server.
+		globalSetup: ["./test/helpers/prism-setup.ts", "./test/helpers/smtp-setup.ts"],
 	},
 });

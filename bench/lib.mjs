@@ -10,14 +10,18 @@ export function machine() {
 	return `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 }
 
-/** Starts wrangler dev with `vars`; `tenant()` creates a tenant with generous limits and returns its API key. */
-export async function startBenchServer(vars = {}) {
+/**
+ * Starts wrangler dev with `vars` (and `env` for the wrangler process, e.g. NODE_EXTRA_CA_CERTS); `tenant()` creates a
+ * tenant with generous limits and returns its API key.
+ */
+export async function startBenchServer(vars = {}, env = {}) {
 	const stateDir = await mkdtemp(path.join(tmpdir(), "mailroom-bench-"));
 	const adminToken = randomBytes(24).toString("hex");
 	const server = await startDevServer({
 		port: await findFreePort(),
 		persistTo: path.join(stateDir, "state"),
 		vars: { ADMIN_TOKEN: adminToken, ...vars },
+		env,
 	});
 	const admin = async (url, body) => {
 		const res = await fetch(`${server.url}${url}`, {

@@ -14,8 +14,12 @@
  * 5. Isolate: workerd reports no per-request CPU or memory locally, so this reads the workerd process from /proc:
  *    its resident memory and the CPU time it spent during the c16 accept run, per request (an upper bound: it includes
  *    the runtime itself, the consumer working in the background, and the Durable Object).
+ * 6. SMTP: --smtp-emails emails accepted by batch and sent by the consumer over STARTTLS with AUTH to a local SMTP
+ *    server (scripts/lib/smtp-catcher.mjs), emails/s from the first accept to the last message received, with
+ *    connection reuse (SMTP_MESSAGES_PER_CONNECTION=100) and without (1), and the connections each opened; and the
+ *    time `buildMime` takes per email (small, and with html and a 100 KiB attachment), in Node's V8.
  *
- *   node bench/run.mjs [--seconds 10] [--emails 5000] [--latency-ms 20]
+ *   node bench/run.mjs [--seconds 10] [--emails 5000] [--latency-ms 20] [--smtp-emails 1000] [--phases accept,batch,pipeline,bundle,smtp]
  *
  * Writes bench/results.json and prints a table.
  */
@@ -31,11 +35,15 @@ import autocannon from "autocannon";
 import { Webhook } from "standardwebhooks";
 import { ensureAssetsDirectory } from "../scripts/lib/console-build.mjs";
 import { PROJECT_ROOT } from "../scripts/lib/dev-server.mjs";
+import { localCertificate, startSmtpCatcher } from "../scripts/lib/smtp-catcher.mjs";
+import { importWorkerModule } from "../scripts/lib/worker-code.mjs";
 import { machine, options, startBenchServer } from "./lib.mjs";
 import { measureRender } from "./render.mjs";
 import { orderConfirmationTemplate, orderValues } from "./template-fixture.mjs";
 
-const opts = options({ seconds: 10, emails: 5000, "latency-ms": 20 });
+const opts = options({ seconds: 10, emails: 5000, "latency-ms": 20, "smtp-emails": 1000, phases: "accept,batch,pipeline,bundle,smtp" });
+const phases = new Set(String(opts.phases).split(","));
+const want = (phase) => phases.has(phase);
 // The 1-minute load average at the start and end: on a shared machine, what the other numbers should be read against.
 const results = { date: new Date().toISOString(), machine: machine(), load_average_start: Number(loadavg()[0].toFixed(2)) };
 const sendBody = JSON.stringify({ from: "Bench <bench@example.com>", to: "delivered@example.org", subject: "bench", text: "hello" });
@@ -69,7 +77,7 @@ function workerdUsage() {
 }
 
 // 1. Accept path, and the isolate's cost per request.
-{
+if (want("accept")) {
 	const server = await startBenchServer({});
 	try {
 		const key = await server.tenant("accept");
@@ -110,7 +118,7 @@ function workerdUsage() {
 
 // 2. Batch accept: plain emails, then in the same server the same batch with the 20 KB template rendered per email,
 //    and, to tell rendering from writing bigger rows, plain emails carrying that template's html already rendered.
-{
+if (want("batch")) {
 	const server = await startBenchServer({});
 	try {
 		const key = await server.tenant("batch");
@@ -188,7 +196,7 @@ function workerdUsage() {
 results.render = await measureRender();
 
 // 3. Pipeline to delivered, with cost counters.
-{
+if (want("pipeline")) {
 	const secret = `whsec_${randomBytes(24).toString("base64")}`;
 	const signer = new Webhook(secret);
 	let workerUrl = "";
@@ -321,7 +329,7 @@ results.render = await measureRender();
 }
 
 // 4. Bundle (the Worker script only: the console's static assets are uploaded beside it, not bundled into it).
-{
+if (want("bundle")) {
 	await ensureAssetsDirectory(PROJECT_ROOT);
 	const out = await mkdtemp(path.join(tmpdir(), "mailroom-bundle-"));
 	try {
@@ -364,8 +372,104 @@ results.render = await measureRender();
 	}
 }
 
+// 6. SMTP, with and without connection reuse; MIME building.
+if (want("smtp")) {
+	const work = await mkdtemp(path.join(tmpdir(), "mailroom-bench-smtp-"));
+	const tls = await localCertificate();
+	const caFile = path.join(work, "ca.pem");
+	await writeFile(caFile, tls.cert);
+	const auth = { user: "bench", password: randomBytes(8).toString("hex") };
+	results.smtp = { emails: opts["smtp-emails"], transport: "STARTTLS + AUTH PLAIN to 127.0.0.1" };
+	try {
+		for (const [label, perConnection] of [
+			["reuse", "100"],
+			["no_reuse", "1"],
+		]) {
+			const catcher = await startSmtpCatcher({ tls, auth });
+			const server = await startBenchServer(
+				{
+					PROVIDERS: "smtp",
+					SMTP_HOST: "127.0.0.1",
+					SMTP_PORT: String(catcher.port),
+					SMTP_SECURE: "starttls",
+					SMTP_USER: auth.user,
+					SMTP_PASSWORD: auth.password,
+					SMTP_MESSAGES_PER_CONNECTION: perConnection,
+					PROVIDER_RATES: JSON.stringify({ smtp: { per_second: 100_000, burst: 100_000 } }),
+				},
+				{ NODE_EXTRA_CA_CERTS: caFile },
+			);
+			try {
+				const key = await server.tenant(`smtp ${label}`);
+				const started = performance.now();
+				for (let n = 0; n < opts["smtp-emails"]; n += 100) {
+					const size = Math.min(100, opts["smtp-emails"] - n);
+					const body = Array.from({ length: size }, (_, i) => ({ ...JSON.parse(sendBody), to: `user${n + i}@example.org` }));
+					const res = await fetch(`${server.url}/emails/batch`, {
+						method: "POST",
+						headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+						body: JSON.stringify(body),
+					});
+					if (!res.ok) throw new Error(`batch: ${res.status} ${await res.text()}`);
+				}
+				const deadline = Date.now() + 10 * 60_000;
+				while (catcher.messages.length < opts["smtp-emails"] && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+				const seconds = (performance.now() - started) / 1000;
+				results.smtp[label] = {
+					received: catcher.messages.length,
+					emails_per_second: Math.round(catcher.messages.length / seconds),
+					smtp_connections: catcher.connections,
+				};
+			} finally {
+				await server.stop();
+				await catcher.close();
+			}
+		}
+		results.smtp.reuse_to_no_reuse_ratio = Number(
+			(results.smtp.reuse.emails_per_second / Math.max(1, results.smtp.no_reuse.emails_per_second)).toFixed(2),
+		);
+	} finally {
+		await rm(work, { recursive: true, force: true });
+	}
+
+	const { buildMime } = await importWorkerModule('export { buildMime } from "./src/lib/mime";');
+	const base = {
+		id: "0193b1e2-7c4a-7d2e-9f3b-5a6c7d8e9f01",
+		tenantId: "bench",
+		from: "Bench <bench@example.com>",
+		fromMailbox: { name: "Bench", address: "bench@example.com" },
+		to: ["Ann <ann@example.org>"],
+		cc: [],
+		bcc: [],
+		replyTo: [],
+		subject: "Your receipt",
+		html: null,
+		text: "Thanks for your order.",
+		headers: {},
+		tags: [],
+		attachments: [],
+	};
+	const large = {
+		...base,
+		html: `<p>${"Thanks for your order. ".repeat(200)}</p>`,
+		attachments: [
+			{ filename: "receipt.pdf", contentType: "application/pdf", content: randomBytes(100 * 1024).toString("base64"), contentId: null },
+		],
+	};
+	const timePerEmail = (email, runs) => {
+		for (let i = 0; i < 50; i++) buildMime(email, { date: new Date(), messageId: "<bench@example.com>" });
+		const started = performance.now();
+		for (let i = 0; i < runs; i++) buildMime(email, { date: new Date(), messageId: "<bench@example.com>" });
+		return Number((((performance.now() - started) * 1000) / runs).toFixed(1));
+	};
+	results.mime_build_us_per_email = { small: timePerEmail(base, 5000), html_and_100kib_attachment: timePerEmail(large, 500) };
+}
+
 results.load_average_end = Number(loadavg()[0].toFixed(2));
-await writeFile(path.join(PROJECT_ROOT, "bench", "results.json"), `${JSON.stringify(results, null, "\t")}\n`);
+// A run of some phases keeps the other phases' last numbers.
+const resultsFile = path.join(PROJECT_ROOT, "bench", "results.json");
+const previous = phases.size < 5 ? JSON.parse(await readFile(resultsFile, "utf8").catch(() => "{}")) : {};
+await writeFile(resultsFile, `${JSON.stringify({ ...previous, ...results }, null, "\t")}\n`);
 const row = (r) => (r ? `${r.rps} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms` : "—");
 console.table({
 	"POST /emails c1": row(results.accept?.c1),
@@ -383,6 +487,9 @@ console.table({
 	"DO RPCs / email": results.cost?.do_rpcs_per_email,
 	"provider calls / email": results.cost?.provider_calls_per_email,
 	bundle: `${results.bundle?.raw_kib} KiB raw, ${results.bundle?.gzip_kib} KiB gzip`,
+	"SMTP, connection reuse": `${results.smtp?.reuse?.emails_per_second} emails/s (${results.smtp?.reuse?.smtp_connections} connections)`,
+	"SMTP, a connection per email": `${results.smtp?.no_reuse?.emails_per_second} emails/s (${results.smtp?.no_reuse?.smtp_connections} connections)`,
+	"buildMime / email": `${results.mime_build_us_per_email?.small} µs small, ${results.mime_build_us_per_email?.html_and_100kib_attachment} µs with html + 100 KiB attachment`,
 	"workerd CPU / accepted request":
 		results.isolate?.workerd_cpu_ms_per_accepted_request === undefined
 			? results.isolate?.note

@@ -9,6 +9,10 @@ declare global {
 			TEST_SENDGRID_PRIVATE_KEY: string;
 			POSTMARK_WEBHOOK_USER: string;
 			POSTMARK_WEBHOOK_PASSWORD: string;
+			BREVO_WEBHOOK_TOKEN: string;
+			MAILTRAP_WEBHOOK_SECRET: string;
+			MAILGUN_WEBHOOK_SIGNING_KEY: string;
+			SES_SNS_TOPIC_ARN: string;
 		}
 	}
 }

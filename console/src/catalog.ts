@@ -1,11 +1,8 @@
 /**
- * Lists the console shows that mirror the Worker's own (statuses, event types, providers, tenant defaults, sandbox
- * behaviours). The console cannot import src/ (that would bundle zod and drizzle into the page), so
+ * Lists the console shows that mirror the Worker's own (statuses, event types, tenant defaults, sandbox behaviours;
+ * providers come from the API's OpenAPI document instead, see `useProviderNames`). The console cannot import src/ (that would bundle zod and drizzle into the page), so
  * test/console/catalog.test.ts checks each list against its source.
  */
-
-/** Every provider Mailroom has an adapter for (src/providers/registry.ts). */
-export const PROVIDER_NAMES = ["sandbox", "resend", "sendgrid", "postmark"] as const;
 
 /** Every status an email can have (src/db/schema.ts EMAIL_STATUSES). */
 export const EMAIL_STATUSES = [

@@ -76,15 +76,41 @@ export function useCursorStack(): {
 	};
 }
 
-/** What the API offers, from its OpenAPI document: lets the console use features (templates) once they exist. */
-let capabilities: Promise<Set<string>> | undefined;
+/** The API's OpenAPI document, fetched once: what the console may use (templates), and the providers it knows. */
+type ApiDocument = {
+	paths?: Record<string, unknown>;
+	components?: { schemas?: Record<string, { properties?: Record<string, { enum?: unknown[] }> }> };
+};
+let document: Promise<ApiDocument> | undefined;
+
+function apiDocument(): Promise<ApiDocument> {
+	document ??= fetch("/openapi.json", { cache: "no-store" })
+		.then((res) => (res.ok ? (res.json() as Promise<ApiDocument>) : {}))
+		.catch(() => ({}));
+	return document;
+}
 
 export function apiPaths(): Promise<Set<string>> {
-	capabilities ??= fetch("/openapi.json", { cache: "no-store" })
-		.then((res) => (res.ok ? (res.json() as Promise<{ paths?: Record<string, unknown> }>) : { paths: {} }))
-		.then((doc) => new Set(Object.keys(doc.paths ?? {})))
-		.catch(() => new Set<string>());
-	return capabilities;
+	return apiDocument().then((doc) => new Set(Object.keys(doc.paths ?? {})));
+}
+
+/**
+ * Every provider the Worker has, from its own OpenAPI document (the dead-letter replay's `provider` enum is the
+ * registry's list), so a new provider needs no console change; empty while unknown.
+ */
+export function useProviderNames(): string[] {
+	const [names, setNames] = useState<string[]>([]);
+	useEffect(() => {
+		let live = true;
+		apiDocument().then((doc) => {
+			const values = doc.components?.schemas?.DeadLetterReplay?.properties?.provider?.enum ?? [];
+			if (live) setNames(values.filter((v): v is string => typeof v === "string"));
+		});
+		return () => {
+			live = false;
+		};
+	}, []);
+	return names;
 }
 
 /**

@@ -17,6 +17,8 @@ export interface StartDevServerOptions {
 	onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
 	/** Project directory; defaults to this repository. */
 	cwd?: string;
+	/** Extra environment for wrangler, e.g. NODE_EXTRA_CA_CERTS (workerd's outbound TLS trusts those certificates). */
+	env?: Record<string, string>;
 }
 
 export interface DevServer {

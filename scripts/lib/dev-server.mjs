@@ -130,9 +130,11 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * @param {number} [options.timeoutMs] how long to wait for /health, default 60 s
  * @param {(chunk: string, stream: "stdout" | "stderr") => void} [options.onOutput] sees wrangler's output as it arrives
  * @param {string} [options.cwd] project directory, defaults to this repository
+ * @param {Record<string, string>} [options.env] extra environment for wrangler (e.g. NODE_EXTRA_CA_CERTS, which
+ *   workerd's outbound TLS then trusts: the e2e tests' self-signed SMTP certificate)
  */
 export async function startDevServer(options = {}) {
-	const { port = 8787, ip = "127.0.0.1", persistTo, vars = {}, timeoutMs = 60_000, onOutput, cwd = PROJECT_ROOT } = options;
+	const { port = 8787, ip = "127.0.0.1", persistTo, vars = {}, timeoutMs = 60_000, onOutput, cwd = PROJECT_ROOT, env = {} } = options;
 	await assertPortFree(port, ip);
 	// wrangler refuses to start without the assets directory; the console itself is built by its users (dev, e2e).
 	await ensureAssetsDirectory(cwd);
@@ -156,7 +158,7 @@ export async function startDevServer(options = {}) {
 	const log = new OutputLog();
 	const child = spawn(process.execPath, args, {
 		cwd,
-		env: wranglerEnv(),
+		env: wranglerEnv(env),
 		stdio: ["ignore", "pipe", "pipe"],
 		detached: true,
 	});

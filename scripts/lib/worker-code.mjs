@@ -3,8 +3,8 @@
  * providers or settings that drifts from the code.
  *
  * Node 20 cannot import `.ts`, so a small entry module is bundled in memory with esbuild (the bundler wrangler itself
- * uses) and imported from a data: URL. Only modules without Workers-only imports (`cloudflare:*`) can be read this way;
- * the provider catalog and the inbound webhook adapters are plain TypeScript.
+ * uses) and imported from a data: URL. `cloudflare:*` modules stay external: the transports import them lazily, when they
+ * send (src/providers/smtp, src/providers/cloudflare), so a module-level import of one would stop this bundle loading.
  */
 import { build } from "esbuild";
 import { PROJECT_ROOT } from "./dev-server.mjs";
@@ -24,6 +24,10 @@ export async function importWorkerModule(source, { cwd = PROJECT_ROOT } = {}) {
 		bundle: true,
 		format: "esm",
 		platform: "neutral",
+		// "neutral" reads only `exports` maps; packages published with `module`/`main` alone (@peculiar/asn1-*, asn1js,
+		// used by the SES adapter) resolve as wrangler's bundler resolves them.
+		mainFields: ["module", "main"],
+		external: ["cloudflare:*"],
 		write: false,
 		logLevel: "silent",
 	});

@@ -11,9 +11,10 @@
  * - Then `sent` (or `delivery_delayed`) emails older than RECONCILE_AFTER_SECONDS without a final event: the webhook
  *   may never have come. What the provider reports is recorded through the same provider-event path as webhooks
  *   (forward-only, deduplicated, suppressing, fanned out); its `sent` is dropped, the email has one already. `sent`
- *   with no final event is a resting state, not a stuck one: after RECONCILE_MAX_AGE_MS nobody asks any more.
- * Lookups are paced through the provider's bucket (one permit per lookup); providers without a lookup API are
- * skipped and counted. Each email is asked about at most once per interval.
+ *   with no final event is a resting state, not a stuck one: after RECONCILE_MAX_AGE_MS nobody asks any more. Only
+ *   emails at providers with a lookup are selected (SMTP's would take every slot and settle nothing).
+ * Lookups are paced through the provider's bucket (one permit per lookup); uncertain emails at providers without a
+ * lookup API are skipped and counted until they give up. Each email is asked about at most once per interval.
  */
 import { and, asc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { getConfig } from "../config";
@@ -24,7 +25,7 @@ import { newId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
 import { eventStatements, type ProviderEvent } from "../lifecycle/provider-events";
 import { foundAtProvider, giveUpUnresolved, NOT_FOUND_EVENT, notFoundAtProvider, notSentAtProvider } from "../lifecycle/uncertain";
-import { isProviderName, type ProviderFactory, providerFactory } from "../providers/registry";
+import { isProviderName, PROVIDERS, type ProviderFactory, providerFactory } from "../providers/registry";
 import type { EmailProvider, LookupResult } from "../providers/types";
 import type { SendQueueMessage } from "../schemas/queue";
 import { limiterPacer, type Pacer } from "../services/pacing";
@@ -74,6 +75,9 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 		sentAt: emails.sentAt,
 		attempts: emails.attempts,
 	};
+	// `sent` emails are only worth a candidate slot where the provider can be asked (SMTP, Cloudflare Email Sending
+	// cannot): otherwise they would fill RECONCILE_LIMIT every run and starve the ones it can settle.
+	const askable = PROVIDERS.flatMap((m) => (providers(m.name)?.lookup ? [m.name] : []));
 	const [uncertain, sent] = await db.batch([
 		db
 			.select({
@@ -99,6 +103,7 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 			.where(
 				and(
 					inArray(emails.status, ["sent", "delivery_delayed"]),
+					inArray(emails.provider, askable),
 					lt(emails.sentAt, now - after),
 					gt(emails.sentAt, now - RECONCILE_MAX_AGE_MS),
 					notAskedSince(after),

@@ -1,19 +1,23 @@
 /**
- * Daily: forget what is no longer needed (docs/architecture.md, "Crons"). Idempotency keys past their 24 h; for emails
- * that ended more than RETENTION_DAYS ago, their bodies (html, text, headers, template variables), attachment bytes in
- * R2 and events; dead letters older than RETENTION_DAYS. An email with a dead letter not yet replayed keeps its body
- * and events until that dead letter expires, so a replay never sends an empty email. Emails still on their way keep
- * everything. The email rows themselves stay (ids, addresses, status) so lists, stats and analytics keep their
- * history. Bounded per run; a large backlog drains over several days' runs, with counts logged.
+ * Daily: forget what is no longer needed (docs/architecture.md, "Crons"). Idempotency keys past their 24 h; provider
+ * webhook replay keys past their window (`webhook_nonces`, at most NONCE_PURGE_LIMIT a run: one per SNS message, so
+ * about one per SES event); for emails that ended more than RETENTION_DAYS ago, their bodies (html, text, headers,
+ * template variables), attachment bytes in R2 and events; dead letters older than RETENTION_DAYS. An email with a
+ * dead letter not yet replayed keeps its body and events until that dead letter expires, so a replay never sends an
+ * empty email. Emails still on their way keep everything. The email rows themselves stay (ids, addresses, status)
+ * so lists, stats and analytics keep their history. Bounded per run; a large backlog drains over several days' runs,
+ * with counts logged.
  */
 import { and, inArray, isNotNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { getConfig } from "../config";
 import { chunk, getDb, runBatch } from "../db/client";
-import { deadLetters, emailEvents, emails, idempotencyKeys } from "../db/schema";
+import { deadLetters, emailEvents, emails, idempotencyKeys, webhookNonces } from "../db/schema";
 import { errorFields, log } from "../lib/log";
 import { ENDED_STATUSES } from "../lifecycle/transitions";
 
 export const RETENTION_LIMIT = 500;
+/** Expired webhook replay keys deleted per run (tiny rows, deleted through their expiry index). */
+export const NONCE_PURGE_LIMIT = 500_000;
 
 export async function retention(env: Env, now: number): Promise<Record<string, number>> {
 	const db = getDb(env.DB);
@@ -57,7 +61,7 @@ export async function retention(env: Env, now: number): Promise<Record<string, n
 			await env.ATTACHMENTS.delete(keys.slice(i, i + 1000));
 		} catch (err) {
 			log.error("retention_r2_delete_failed", errorFields(err));
-			return { idempotency_keys: 0, bodies: 0, attachments: 0, events: 0, dead_letters: 0 };
+			return { idempotency_keys: 0, bodies: 0, attachments: 0, events: 0, dead_letters: 0, webhook_nonces: 0 };
 		}
 	}
 	// Chunked: D1 binds at most 100 parameters per statement.
@@ -90,15 +94,19 @@ export async function retention(env: Env, now: number): Promise<Record<string, n
 				),
 			)
 			.returning({ id: deadLetters.id }),
+		db.delete(webhookNonces).where(sql`rowid IN (SELECT rowid FROM webhook_nonces WHERE expires_at < ${now} LIMIT ${NONCE_PURGE_LIMIT})`),
 		...bodyStatements,
 		...eventStatements,
 	]);
 	const count = (from: number, to: number) => results.slice(from, to).reduce((n: number, r) => n + (r as unknown[]).length, 0);
+	const nonces = results[2] as { meta?: { changes?: number } } | undefined;
+	const bodiesFrom = 3;
 	return {
 		idempotency_keys: count(0, 1),
 		dead_letters: count(1, 2),
-		bodies: count(2, 2 + bodyStatements.length),
+		webhook_nonces: nonces?.meta?.changes ?? 0,
+		bodies: count(bodiesFrom, bodiesFrom + bodyStatements.length),
 		attachments: keys.length,
-		events: count(2 + bodyStatements.length, results.length),
+		events: count(bodiesFrom + bodyStatements.length, results.length),
 	};
 }

@@ -455,6 +455,22 @@ export const templateVersions = sqliteTable(
 	(t) => [uniqueIndex("template_versions_template_number").on(t.templateId, t.number)],
 );
 
+/**
+ * Provider webhook deliveries already seen (src/routes/provider-webhooks.ts): a replay key the adapter names (Mailgun's
+ * signature token, an SNS MessageId) is claimed here in the same transaction as the events it carries, so a repeat is
+ * refused or ignored. Rows are kept until `expires_at` (past the provider's timestamp tolerance or retry window) and
+ * purged by the retention cron.
+ */
+export const webhookNonces = sqliteTable(
+	"webhook_nonces",
+	{
+		provider: text("provider").notNull(),
+		nonce: text("nonce").notNull(),
+		expiresAt: integer("expires_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.provider, t.nonce] }), index("webhook_nonces_expires").on(t.expiresAt)],
+);
+
 export type TenantRow = typeof tenants.$inferSelect;
 export type DomainRow = typeof domains.$inferSelect;
 export type TemplateRow = typeof templates.$inferSelect;

@@ -11,6 +11,8 @@ const LOCAL = /^[\p{L}\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\.[\p{L}\p{N}!#$%&'*+/=?^_`{|
 const LABEL = /^(?!-)[\p{L}\p{N}-]{1,63}(?<!-)$/u;
 const TLD = /^(?:[\p{L}]{2,63}|xn--[a-z0-9-]{1,59})$/iu;
 const WITH_NAME = /^\s*(?:"((?:[^"\\]|\\.)*)"|([^<>"]*?))\s*<([^<>\s]+)>\s*$/u;
+/** RFC 5322 specials: a display name containing one must be quoted. */
+const SPECIALS = /[()<>[\]:;@\\,."]/;
 
 export function parseMailbox(input: string): Mailbox | null {
 	if (headerUnsafe(input) !== null) return null;
@@ -37,6 +39,27 @@ function isAddress(address: string): boolean {
 	if (labels.length < 2) return false;
 	if (!labels.every((l) => LABEL.test(l))) return false;
 	return TLD.test(labels[labels.length - 1] ?? "");
+}
+
+/**
+ * A mailbox string as the `{email, name}` object JSON email APIs take (Brevo, Mailtrap); a string that does not parse
+ * (it passed validation at accept time, so it should) is sent as given, for the provider to judge.
+ */
+export function emailAndName(mailbox: string | Mailbox): { email: string; name?: string } {
+	const parsed = typeof mailbox === "string" ? (parseMailbox(mailbox) ?? { name: null, address: mailbox }) : mailbox;
+	return parsed.name === null ? { email: parsed.address } : { email: parsed.address, name: parsed.name };
+}
+
+/** `a@b.co` or `Name <a@b.co>`, quoting the name when it holds a special (`"Acme, Inc." <a@b.co>`). */
+export function formatMailbox(mailbox: Mailbox): string {
+	if (mailbox.name === null) return mailbox.address;
+	const name = SPECIALS.test(mailbox.name) ? `"${mailbox.name.replace(/["\\]/g, "\\$&")}"` : mailbox.name;
+	return `${name} <${mailbox.address}>`;
+}
+
+/** A validated mailbox string written as `formatMailbox` writes it (a string that does not parse is kept as is). */
+export function normalizedMailbox(mailbox: string): string {
+	return formatMailbox(parseMailbox(mailbox) ?? { name: null, address: mailbox });
 }
 
 /** The lower-cased bare address of a mailbox string that already passed validation. */

@@ -18,3 +18,26 @@ export async function mapWithConcurrency<T, R>(
 	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 	return results;
 }
+
+export type Settled<T> = { kind: "value"; value: T } | { kind: "threw"; error: unknown } | { kind: "timeout" };
+
+/**
+ * How `promise` settles within `ms` (at once "timeout" when `ms` <= 0), as a value: for calls that cannot be aborted
+ * (socket reads and writes, a binding's RPC). A late rejection is absorbed, never unhandled.
+ */
+export async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T>> {
+	const settled = promise.then(
+		(value): Settled<T> => ({ kind: "value", value }),
+		(error: unknown): Settled<T> => ({ kind: "threw", error }),
+	);
+	if (ms <= 0) return { kind: "timeout" };
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const timeout = new Promise<Settled<T>>((resolve) => {
+		timer = setTimeout(() => resolve({ kind: "timeout" }), ms);
+	});
+	try {
+		return await Promise.race([settled, timeout]);
+	} finally {
+		if (timer !== undefined) clearTimeout(timer);
+	}
+}

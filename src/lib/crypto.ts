@@ -1,12 +1,13 @@
 /** Hashing and comparison helpers on WebCrypto. */
 import { ApiError } from "../errors";
+import { encodeHex } from "./webcrypto";
 
 const encoder = new TextEncoder();
 
 export async function sha256Hex(input: string | Uint8Array): Promise<string> {
 	const data = typeof input === "string" ? encoder.encode(input) : input;
 	const digest = await crypto.subtle.digest("SHA-256", data);
-	return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+	return encodeHex(new Uint8Array(digest));
 }
 
 /**

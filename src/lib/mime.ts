@@ -1,12 +1,35 @@
 /**
- * RFC 5322 messages built with mimetext: what `GET /emails/:id/raw` shows, and what providers that take raw MIME
- * are given. Bcc recipients are envelope-only and never appear in the headers.
+ * RFC 5322 messages built with mimetext: what `GET /emails/:id/raw` shows, and what transports that take a whole
+ * message (SMTP, raw MIME APIs) send. Bcc recipients are envelope-only and never appear in the headers.
+ *
+ * Around mimetext, so the message can cross any SMTP hop (RFC 5321 §4.5.3.1.6: lines of at most 998 octets, and
+ * 7-bit headers without SMTPUTF8):
+ * - a text part that is not plain ASCII, or has a line over 998 octets, is base64 (RFC 2045, 76-character lines);
+ *   attachments are base64 in 76-character lines too (mimetext writes what it is given on one line);
+ * - the Subject and custom header values that are not printable ASCII become RFC 2047 encoded words of at most 75
+ *   characters, folded onto continuation lines;
+ * - `X-Mailroom-Id` carries our id, and the Message-ID is `<id@sender's domain>` (`messageIdOf`).
  */
 import { createMimeMessage, Mailbox } from "mimetext/browser";
 import type { OutboundEmail } from "../providers/types";
-import { parseMailbox } from "./address";
+import { domainOf, parseMailbox } from "./address";
+import { encodeBase64 } from "./webcrypto";
 
 export type MimeOptions = { date: Date; messageId: string };
+
+/** Our id's header: in every message we build, so a copy found anywhere names its email. */
+export const MAILROOM_ID_HEADER = "X-Mailroom-Id";
+
+/** SMTP's line limit without the CRLF. */
+const MAX_LINE_OCTETS = 998;
+/** UTF-8 bytes per encoded word: base64 of 39 is 52 characters, `=?utf-8?B?…?=` 64, so `Subject: ` and one word fit 78. */
+const ENCODED_WORD_BYTES = 39;
+const encoder = new TextEncoder();
+
+/** The Message-ID of an email: our id at the sender's domain, the domain the message is signed for. */
+export function messageIdOf(email: Pick<OutboundEmail, "id" | "fromMailbox">): string {
+	return `<${email.id}@${domainOf(email.fromMailbox.address)}>`;
+}
 
 export function buildMime(email: OutboundEmail, options: MimeOptions): string {
 	const message = createMimeMessage();
@@ -19,9 +42,12 @@ export function buildMime(email: OutboundEmail, options: MimeOptions): string {
 	// mimetext takes a single Reply-To mailbox; a list (RFC 5322 allows one) is added to the header block below.
 	const [onlyReplyTo] = email.replyTo;
 	if (email.replyTo.length === 1 && onlyReplyTo) message.setHeader("Reply-To", new Mailbox(mailboxObject(onlyReplyTo)));
-	for (const [name, value] of Object.entries(email.headers)) message.setHeader(name, value);
-	if (email.text !== null) message.addMessage({ contentType: "text/plain", data: email.text });
-	if (email.html !== null) message.addMessage({ contentType: "text/html", data: email.html });
+	for (const [name, value] of Object.entries(email.headers)) {
+		if (name.toLowerCase() !== MAILROOM_ID_HEADER.toLowerCase()) message.setHeader(name, encodeHeaderValue(value));
+	}
+	message.setHeader(MAILROOM_ID_HEADER, email.id);
+	if (email.text !== null) message.addMessage({ contentType: "text/plain", ...textBody(email.text) });
+	if (email.html !== null) message.addMessage({ contentType: "text/html", ...textBody(email.html) });
 	for (const a of email.attachments) {
 		const contentType = MIME_TYPE.test(a.contentType) ? a.contentType : "application/octet-stream";
 		const part = a.externalUrl
@@ -31,14 +57,15 @@ export function buildMime(email: OutboundEmail, options: MimeOptions): string {
 					data: `Content-Type: ${contentType}\r\n`,
 					encoding: "7bit" as const,
 				}
-			: { contentType, data: a.content };
+			: { contentType, data: wrapBase64(a.content) };
 		message.addAttachment({
 			filename: parameterValue(a.filename),
 			...part,
 			...(a.contentId ? { inline: true, headers: { "Content-ID": `<${a.contentId.replace(/^<|>$/g, "")}>` } } : {}),
 		});
 	}
-	const raw = message.asRaw();
+	// mimetext writes the Subject as one encoded word, however long: it is replaced by a folded one.
+	const raw = message.asRaw().replace(/^Subject: [^\r\n]*/m, () => `Subject: ${encodeWords(email.subject)}`);
 	if (email.replyTo.length <= 1) return raw;
 	// Header values were validated free of CR/LF at accept time, so the list cannot inject a header.
 	return raw.replace(/\r?\n\r?\n/, (blank) => `\r\nReply-To: ${email.replyTo.join(", ")}${blank}`);
@@ -58,6 +85,36 @@ export function parameterValue(filename: string): string {
 	let binary = "";
 	for (const b of bytes) binary += String.fromCharCode(b);
 	return `=?UTF-8?B?${btoa(binary)}?=`;
+}
+
+/** A header value as it can travel: printable ASCII as is, anything else as folded RFC 2047 encoded words. */
+export function encodeHeaderValue(value: string): string {
+	return /^[\x20-\x7e]*$/.test(value) ? value : encodeWords(value);
+}
+
+/** `=?utf-8?B?…?=` words of at most ENCODED_WORD_BYTES bytes each (never splitting a character), folded. */
+function encodeWords(value: string): string {
+	const words: string[] = [];
+	let chunk = "";
+	for (const char of value) {
+		if (encoder.encode(chunk + char).byteLength > ENCODED_WORD_BYTES) {
+			words.push(chunk);
+			chunk = "";
+		}
+		chunk += char;
+	}
+	if (chunk !== "" || words.length === 0) words.push(chunk);
+	return words.map((w) => `=?utf-8?B?${encodeBase64(encoder.encode(w))}?=`).join("\r\n ");
+}
+
+/** 7bit where the text is ASCII with short lines, else base64. */
+function textBody(text: string): { data: string; encoding: "7bit" | "base64" } {
+	const sevenBit = /^\p{ASCII}*$/u.test(text) && text.split(/\r?\n/).every((line) => line.length <= MAX_LINE_OCTETS);
+	return sevenBit ? { data: text, encoding: "7bit" } : { data: wrapBase64(encodeBase64(encoder.encode(text))), encoding: "base64" };
+}
+
+function wrapBase64(base64: string): string {
+	return base64.replace(/\s+/g, "").replace(/.{76}(?=.)/g, "$&\r\n");
 }
 
 function mailboxObject(mailbox: string): { addr: string; name?: string } {

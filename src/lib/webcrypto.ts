@@ -26,6 +26,11 @@ export function encodeBase64(bytes: Uint8Array): string {
 	return btoa(binary);
 }
 
+/** Lower-case hex of `bytes`. */
+export function encodeHex(bytes: Uint8Array): string {
+	return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** HMAC-SHA256 of the UTF-8 bytes of `message`. */
 export async function hmacSha256(key: Uint8Array<ArrayBuffer>, message: string): Promise<Uint8Array<ArrayBuffer>> {
 	const cryptoKey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);

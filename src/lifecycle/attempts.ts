@@ -87,8 +87,8 @@ export type ExpiryOptions = {
 	/** A fresh token marking the rows this expiry moved, so their events can be written in the same batch. */
 	marker: string;
 	maxAttempts: number;
-	/** Providers that deduplicate by our id: asking them again cannot send twice. */
-	idempotent: readonly string[];
+	/** Providers that deduplicate by our id (for `windowMs` after the email's first possible call, or for ever). */
+	idempotent: readonly { name: string; windowMs: number | null }[];
 };
 
 export const LEASE_EXPIRED = "lease expired during the provider call";
@@ -101,7 +101,16 @@ export const LEASE_EXPIRED = "lease expired during the provider call";
  */
 export function expireLeases(db: Db, ids: readonly string[], options: ExpiryOptions): Statement[] {
 	const noProvider = sql`${emails.provider} IS NULL`;
-	const requeue = sql`(${noProvider} OR (${emails.provider} IN (${sqlNameList(options.idempotent)}) AND ${emails.attempts} < ${options.maxAttempts}))`;
+	const forever = options.idempotent.filter((d) => d.windowMs === null).map((d) => d.name);
+	const windowed = options.idempotent.flatMap((d) =>
+		d.windowMs === null
+			? []
+			: [
+					sql`(${emails.provider} = ${d.name} AND MAX(${emails.createdAt}, COALESCE(${emails.scheduledAt}, 0)) > ${options.now - d.windowMs})`,
+				],
+	);
+	const deduplicates = sql.join([sql`${emails.provider} IN (${sqlNameList(forever)})`, ...windowed], sql` OR `);
+	const requeue = sql`(${noProvider} OR ((${deduplicates}) AND ${emails.attempts} < ${options.maxAttempts}))`;
 	return chunk(ids, IDS_PER_STATEMENT).flatMap((part) => [
 		db
 			.update(emails)

@@ -2,7 +2,7 @@
  * Transitions a tenant (or the queue giving up) makes outside a send attempt: accept, cancel, reschedule, dead-letter
  * replay, and the dead-letter consumer's `queueExhausted`.
  */
-import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import { chunkedInserts, type Db, runBatch, type Statement } from "../db/client";
 import { type EmailRow, type EmailStatus, emailEvents, emails, type NewEmailRow } from "../db/schema";
 import { deliveryIdsOf, fanOutStatement } from "../services/webhook-fanout";
@@ -67,9 +67,12 @@ async function transition(
 /** The email still has what it would send (retention empties html and text together). */
 export const hasBody: SQL = sql`(${emails.html} IS NOT NULL OR ${emails.text} IS NOT NULL)`;
 
-/** `cancel`: only while no consumer has claimed it. */
+/**
+ * `cancel`: only while no consumer has claimed it, and never once an attempt may have reached a provider: a row given
+ * back `queued` but pinned (a lease that expired mid-send) is resolved at that provider, not taken back.
+ */
 export function cancelEmail(db: Db, tenantId: string, id: string, now: number) {
-	return transition(db, tenantId, id, { from: TRANSITIONS.cancel.from, to: "canceled", now });
+	return transition(db, tenantId, id, { from: TRANSITIONS.cancel.from, to: "canceled", now, where: isNull(emails.pinnedProvider) });
 }
 
 /** `reschedule`: a new `scheduled_at`; `nextAttemptAt` null when the release cron will enqueue it later. */

@@ -26,7 +26,12 @@ export const TRANSITIONS = {
 		by: "API",
 		why: "the row, its event and its queue message exist before the API answers",
 	},
-	cancel: { from: ["scheduled", "queued"], to: ["canceled"], by: "API", why: "only an email no consumer has claimed can be taken back" },
+	cancel: {
+		from: ["scheduled", "queued"],
+		to: ["canceled"],
+		by: "API",
+		why: "only an email no consumer has claimed, and no attempt may have reached a provider (unpinned), can be taken back",
+	},
 	reschedule: {
 		from: ["scheduled"],
 		to: ["scheduled"],

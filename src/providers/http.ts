@@ -2,6 +2,7 @@
  * HTTP plumbing shared by the adapters: a call with a timeout that tells a definite failure (nothing was sent)
  * from an uncertain one (the request left, no answer), and the standard classification of HTTP statuses.
  */
+import { decodeBase64 } from "../lib/webcrypto";
 import type { ProviderError } from "./types";
 
 export type HttpCall = { ok: true; response: Response } | { ok: false; error: ProviderError };
@@ -84,4 +85,14 @@ export function parseJsonOrUndefined(text: string): unknown {
 export function lookupError(error: ProviderError): ProviderError {
 	if (error.kind === "uncertain") return { ...error, kind: "transient" };
 	return error.kind === "permanent" ? { ...error, scope: "provider" } : error;
+}
+
+/** The user and password of an `Authorization: Basic …` header (credentials in a webhook URL); null otherwise. */
+export function basicCredentials(authorization: string | null): { user: string; password: string } | null {
+	const encoded = /^Basic\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+	const bytes = encoded === undefined ? null : decodeBase64(encoded);
+	if (bytes === null) return null;
+	const decoded = new TextDecoder().decode(bytes);
+	const colon = decoded.indexOf(":");
+	return colon < 0 ? null : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }

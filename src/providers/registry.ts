@@ -8,13 +8,19 @@
  */
 import { type Config, getConfig } from "../config";
 import type { Rate, TenantRow } from "../db/schema";
+import { brevo } from "./brevo";
+import { cloudflare } from "./cloudflare";
+import { mailgun } from "./mailgun";
+import { mailtrap } from "./mailtrap";
 import { postmark } from "./postmark";
 import { resend } from "./resend";
 import { sandbox } from "./sandbox";
 import { sendgrid } from "./sendgrid";
-import type { EmailProvider, InboundWebhookAdapter, ProviderModule, ProviderSettings } from "./types";
+import { ses } from "./ses";
+import { smtp } from "./smtp";
+import type { CarriedFields, EmailProvider, InboundWebhookAdapter, ProviderModule, ProviderSettings } from "./types";
 
-const MODULES = [sandbox, resend, sendgrid, postmark] as const;
+const MODULES = [sandbox, resend, sendgrid, postmark, ses, mailgun, brevo, mailtrap, smtp, cloudflare] as const;
 
 export type ProviderName = (typeof MODULES)[number]["name"];
 
@@ -80,7 +86,7 @@ export function providerFactory(env: Env, timeoutMs: number = getConfig(env).pro
 	const build = (name: ProviderName): NamedProvider | null => {
 		const module = BY_NAME.get(name);
 		if (!module || module.requiredSettings.some((key) => settings[key] === undefined)) return null;
-		const adapter = module.create(settings, { timeoutMs });
+		const adapter = module.create(settings, { timeoutMs, env });
 		if (adapter.name !== name) throw new Error(`The ${name} module built an adapter named ${adapter.name}`);
 		return adapter as NamedProvider;
 	};
@@ -96,7 +102,36 @@ export function providerOrder(config: Config, tenant: Pick<TenantRow, "providers
 	return names.filter(isProviderName);
 }
 
+/** The first reason a provider of `order` could not carry the email, naming the provider; null when all can. */
+export function carryProblem(order: readonly ProviderName[], email: CarriedFields): string | null {
+	for (const name of order) {
+		const module = BY_NAME.get(name);
+		const problem = module?.cannotCarry?.(email) ?? null;
+		if (problem !== null) return `${problem} (${module?.title ?? name} is in this tenant's providers)`;
+	}
+	return null;
+}
+
+/** A provider that deduplicates by our id, and for how long (null: for ever). */
+export type Deduplication = { name: ProviderName; windowMs: number | null };
+
 /** Configured providers that deduplicate by our id: asking them again about an email cannot send it twice. */
-export function idempotentProviders(factory: ProviderFactory): ProviderName[] {
-	return PROVIDER_NAMES.filter((name) => factory(name) !== null && BY_NAME.get(name)?.deduplicatesById === true);
+export function idempotentProviders(factory: ProviderFactory): Deduplication[] {
+	return PROVIDERS.flatMap((m) =>
+		factory(m.name) !== null && m.deduplicatesById
+			? [{ name: m.name, windowMs: m.idempotencyWindowSeconds === undefined ? null : m.idempotencyWindowSeconds * 1000 }]
+			: [],
+	);
+}
+
+/**
+ * Whether asking `name` again about this email still cannot send it twice: it deduplicates by our id, and (for a
+ * provider that forgets) the email's first possible call — accept time, or its schedule — is within the window.
+ */
+export function stillDeduplicates(name: ProviderName, email: { createdAt: number; scheduledAt: number | null }, now: number): boolean {
+	const module = BY_NAME.get(name);
+	if (!module?.deduplicatesById) return false;
+	if (module.idempotencyWindowSeconds === undefined) return true;
+	const firstCall = Math.max(email.createdAt, email.scheduledAt ?? 0);
+	return now - firstCall < module.idempotencyWindowSeconds * 1000;
 }

@@ -149,13 +149,36 @@ export type InboundEvent = {
 	detail: Record<string, unknown>;
 };
 
-/** 401: missing or bad credentials, signature or timestamp; 400: a verified body we cannot read. */
-export type InboundError = { status: 400 | 401; message: string };
+/**
+ * 401: missing or bad credentials, signature or timestamp; 400: a body we cannot read; 503: the request could not be
+ * checked right now (the provider's signing certificate is unreachable), so the provider should retry it.
+ */
+export type InboundError = { status: 400 | 401 | 503; message: string };
+
+/**
+ * What makes one delivery of a webhook unique at the provider (Mailgun's signature token, an SNS MessageId). The route
+ * claims it in `webhook_nonces` together with the events it records; a delivery whose key was seen before is
+ * `refuse`d with 401 (a captured request replayed: the provider never repeats it) or `ignore`d with 200 (the provider
+ * retries with the same key, legitimately), and nothing is written either way.
+ */
+export type ReplayKey = {
+	nonce: string;
+	/** Epoch ms after which the key cannot pass `verify` again (timestamp tolerance) or the provider stops retrying. */
+	expiresAt: number;
+	repeat: "refuse" | "ignore";
+};
 
 export type ParsedWebhook = {
 	events: InboundEvent[];
 	/** Well-formed events we do not track (e.g. Resend contact.*, SendGrid group_unsubscribe), counted not stored. */
 	ignored: number;
+	/** Present when the provider marks each delivery uniquely: repeats are refused or ignored (see ReplayKey). */
+	replay?: ReplayKey;
+	/**
+	 * A URL the provider asks us to GET once to confirm the webhook subscription (SNS SubscriptionConfirmation). The
+	 * adapter has checked it against its allow-list; the route fetches it after the replay check.
+	 */
+	confirmUrl?: string;
 };
 
 export interface InboundWebhookAdapter {
@@ -216,8 +239,17 @@ export type ProviderModule<N extends string = string> = {
 	readonly defaultRate: Rate;
 	/** True when a repeated request with our email id cannot send twice: uncertain sends are retried there. */
 	readonly deduplicatesById: boolean;
-	/** Builds the adapter (send, lookup) once its required settings are present. */
-	create(settings: ProviderSettings, options: { timeoutMs: number }): EmailProvider;
+	/**
+	 * How long the provider remembers our id, when not for ever (Brevo: 30 minutes). Past it, a send that may have
+	 * happened is no longer retried there but left `uncertain` for the reconciler, since a repeat could go out again.
+	 */
+	readonly idempotencyWindowSeconds?: number;
+	/**
+	 * Builds the adapter (send, lookup) once its required settings are present. `env` gives the bindings a transport
+	 * may use instead of HTTP (Cloudflare Email Sending's `EMAIL`); the factory always passes it.
+	 */
+	create(settings: ProviderSettings, options: { timeoutMs: number; env?: Env }): EmailProvider;
+
 	/** How its delivery events reach `POST /provider-webhooks/<name>`; absent when it reports none over HTTP. */
 	readonly webhook?: InboundWebhookAdapter;
 	/** When the provider cannot be asked about an email: why, and how Mailroom compensates (docs, `/stats`). */
@@ -228,4 +260,18 @@ export type ProviderModule<N extends string = string> = {
 	 * provider needs none (the sandbox).
 	 */
 	readonly dnsRecords?: (domain: string, settings: ProviderSettings) => readonly DnsRecord[];
+	/**
+	 * Why this transport could not carry an email as the request gives it (a header too long for an SMTP line, one
+	 * the binding does not allow), or null. Checked at accept time when the tenant's provider order contains the
+	 * provider, so the request is refused with a 422 naming the header instead of failing at send time.
+	 */
+	readonly cannotCarry?: (email: CarriedFields) => string | null;
+};
+
+/** What `cannotCarry` looks at, as the request gave it (already validated by the API schema). */
+export type CarriedFields = {
+	headers: Readonly<Record<string, string>>;
+	replyTo: readonly string[];
+	/** To, cc and bcc together. */
+	recipients: number;
 };

@@ -7,7 +7,7 @@ import { getDb } from "../db/client";
 import { getEmail, getEmailWithEvents, listEmails } from "../db/emails";
 import { ApiError } from "../errors";
 import { isUuid } from "../lib/ids";
-import { buildMime } from "../lib/mime";
+import { buildMime, messageIdOf } from "../lib/mime";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
 import { quotaExceeded } from "../middleware/rate-limit";
@@ -250,7 +250,7 @@ emailRoutes.openapi(
 			paths: "reference",
 		});
 		if (!outbound.ok) throw new ApiError("invalid_state", `The message cannot be built: ${outbound.error.message}`);
-		const raw = buildMime(outbound.value, { date: new Date(row.sentAt ?? row.createdAt), messageId: `<${row.id}@mailroom>` });
+		const raw = buildMime(outbound.value, { date: new Date(row.sentAt ?? row.createdAt), messageId: messageIdOf(outbound.value) });
 		return c.body(raw, 200, { "content-type": "message/rfc822" });
 	},
 );

@@ -22,6 +22,7 @@ import { parseScheduleTime } from "../lib/time";
 import { urlProblem } from "../lib/url-policy";
 import { decodeBase64 } from "../lib/webcrypto";
 import { acceptStatements } from "../lifecycle/tenant-actions";
+import { carryProblem, providerOrder } from "../providers/registry";
 import type { BatchEmailItem, SendEmailRequest } from "../schemas/email";
 import type { SendQueueMessage } from "../schemas/queue";
 import {
@@ -131,7 +132,11 @@ export async function acceptEmails(
 
 	try {
 		for (const [index, p] of prepared) {
-			const failed = p.template ? applyTemplate(p, p.template, templates.get(p.template.ref), deps.senders) : undefined;
+			const failed = p.template
+				? (applyTemplate(p, p.template, templates.get(p.template.ref), deps.senders) ??
+					transportProblem({ headers: p.row.headers, replyTo: p.row.replyTo ?? [], recipients: p.recipients }, deps) ??
+					undefined)
+				: undefined;
 			if (failed) {
 				errors.set(index, failed);
 				prepared.delete(index);
@@ -206,6 +211,15 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 			return new ApiError("validation_error", `html and text together are ${bodyBytes} bytes; the limit is ${EMAIL_LIMITS.bodyBytes}`);
 		}
 	}
+	const uncarried = transportProblem(
+		{
+			headers: input.headers ?? null,
+			replyTo: input.reply_to ?? [],
+			recipients: input.to.length + (input.cc?.length ?? 0) + (input.bcc?.length ?? 0),
+		},
+		deps,
+	);
+	if (uncarried) return uncarried;
 
 	const schedule = "scheduled_at" in input && input.scheduled_at !== undefined ? parseSchedule(input.scheduled_at, now) : null;
 	if (schedule instanceof ApiError) return schedule;
@@ -310,6 +324,24 @@ function applyTemplate(p: Prepared, use: TemplateUse, found: PublishedTemplate |
 		templateVariables: use.variables ?? null,
 	};
 	return undefined;
+}
+
+/**
+ * A header (or Reply-To list) one of the tenant's transports could not carry — SMTP's line length, Cloudflare
+ * Email Sending's allowlist and sizes — refused now rather than failing at send time (src/providers/<name>/index.ts
+ * `cannotCarry`). Checked on the request, and again once a template has filled in its Reply-To.
+ */
+function transportProblem(
+	email: { headers?: Record<string, string> | null | undefined; replyTo: string[]; recipients: number | readonly string[] },
+	deps: AcceptDeps,
+): ApiError | null {
+	const recipients = typeof email.recipients === "number" ? email.recipients : email.recipients.length;
+	const problem = carryProblem(providerOrder(deps.config, deps.tenant), {
+		headers: email.headers ?? {},
+		replyTo: email.replyTo,
+		recipients,
+	});
+	return problem === null ? null : new ApiError("validation_error", problem);
 }
 
 /** `scheduled_at` as epoch ms: ISO 8601 or `in N units`, not in the past, at most 30 days ahead. */

@@ -18,14 +18,21 @@ type Deps = {
 	now: number;
 };
 
-/** Cancels an email that is still `scheduled`, or `queued` and not yet claimed by the consumer. */
+/** Cancels an email that is still `scheduled`, or `queued` and not yet claimed by the consumer (nor pinned). */
 export async function cancelEmail(deps: Deps, id: string): Promise<EmailRow> {
 	const done = await cancelTransition(deps.db, deps.tenantId, id, deps.now);
 	if (done) {
 		await enqueueDeliveries(deps.webhookQueue, done.deliveryIds);
 		return done.row;
 	}
-	throw await whyNot(deps, id, "canceled", "it is already");
+	const current = await getEmail(deps.db, deps.tenantId, id);
+	if (current?.pinnedProvider && (current.status === "queued" || current.status === "scheduled")) {
+		throw new ApiError(
+			"invalid_state",
+			`Email cannot be canceled: an earlier attempt may have reached ${current.pinnedProvider}, so it is being settled there rather than taken back`,
+		);
+	}
+	throw whyNot(current, "canceled", "it is already");
 }
 
 /**
@@ -42,7 +49,7 @@ export async function rescheduleEmail(deps: Deps, id: string, scheduledAtInput: 
 		nextAttemptAt: Math.ceil((at - deps.now) / 1000) <= QUEUE_MAX_DELAY_SECONDS ? at : null,
 		now: deps.now,
 	});
-	if (!done) throw await whyNot(deps, id, "rescheduled", "it is");
+	if (!done) throw whyNot(await getEmail(deps.db, deps.tenantId, id), "rescheduled", "it is");
 	const { row } = done;
 	await enqueueDeliveries(deps.webhookQueue, done.deliveryIds);
 	const delaySeconds = Math.ceil((at - deps.now) / 1000);
@@ -54,8 +61,7 @@ export async function rescheduleEmail(deps: Deps, id: string, scheduledAtInput: 
 	return row;
 }
 
-async function whyNot(deps: Deps, id: string, verb: string, state: string): Promise<ApiError> {
-	const current = await getEmail(deps.db, deps.tenantId, id);
+function whyNot(current: EmailRow | undefined | null, verb: string, state: string): ApiError {
 	if (!current) return new ApiError("not_found", "Email not found");
 	return new ApiError("invalid_state", `Email cannot be ${verb}: ${state} ${current.status}`);
 }

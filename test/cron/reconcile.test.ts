@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getConfig } from "../../src/config";
-import { reconcile } from "../../src/cron/reconcile";
+import { RECONCILE_LIMIT, reconcile } from "../../src/cron/reconcile";
 import { providerFactory } from "../../src/providers/registry";
 import { SandboxProvider } from "../../src/providers/sandbox/client";
 import { limiterPacer, unlimitedPacer } from "../../src/services/pacing";
@@ -131,8 +131,22 @@ describe("reconcile (every five minutes)", () => {
 		expect((await emailRow(id)).status).toBe("sent");
 	});
 
-	it("skips providers without a lookup and counts them", async () => {
-		await sentLongAgo("sandbox", "sandbox_x");
+	it("leaves sent emails at providers without a lookup out, so they never crowd out ones it can ask about", async () => {
+		const t = await seedTenant();
+		for (let i = 0; i < RECONCILE_LIMIT + 5; i++) await seedEmail(t, { to: `smtp${i}@example.org` });
+		await env.DB.prepare(
+			"UPDATE emails SET status = 'sent', provider = 'smtp', provider_message_id = NULL, sent_at = ?, updated_at = ? WHERE tenant_id = ?",
+		)
+			.bind(Date.now() - LONG_AGO - 1000, Date.now() - LONG_AGO - 1000, t.tenantId)
+			.run();
+		const { id } = await sentLongAgo("sandbox", "sandbox_lookup_me");
+		const counts = await reconcile(envWith({}), Date.now(), { providers: providerFactory(envWith({})), pacer: unlimitedPacer });
+		expect(counts).toMatchObject({ candidates: 1, looked_up: 1, skipped_no_lookup: 0 });
+		expect((await emailRow(id)).status).toBe("delivered");
+	});
+
+	it("skips an uncertain email whose provider has no lookup, and counts it", async () => {
+		await uncertainAt("sandbox");
 		const noLookup = new SandboxProvider();
 		const counts = await reconcile(envWith({}), Date.now(), {
 			providers: () => ({ name: "sandbox", supportsIdempotency: true, send: noLookup.send.bind(noLookup) }),

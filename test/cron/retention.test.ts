@@ -49,4 +49,19 @@ describe("retention (daily)", () => {
 
 		expect(await emailRow(id)).toMatchObject({ html: null, text_body: null, template_variables: null });
 	});
+
+	it("purges expired webhook replay keys and keeps the ones still in their window", async () => {
+		const now = Date.now();
+		await env.DB.batch([
+			env.DB.prepare("INSERT INTO webhook_nonces (provider, nonce, expires_at) VALUES ('mailgun', 'expired-token', ?)").bind(now - 1),
+			env.DB.prepare("INSERT INTO webhook_nonces (provider, nonce, expires_at) VALUES ('ses', 'live-message', ?)").bind(now + DAY),
+		]);
+
+		await runCron("0 3 * * *", now);
+
+		const left = await env.DB.prepare("SELECT nonce FROM webhook_nonces WHERE nonce IN ('expired-token', 'live-message')").all<{
+			nonce: string;
+		}>();
+		expect(left.results.map((r) => r.nonce)).toEqual(["live-message"]);
+	});
 });

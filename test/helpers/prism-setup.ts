@@ -4,7 +4,7 @@
  *
  * Contract: each mock listens on 127.0.0.1 on a free port with `--errors`, so a request the spec rejects gets a
  * 4xx instead of a mock success. All start in parallel; setup resolves once each answers HTTP, provides the base
- * URLs as `prismResendUrl`, `prismSendGridUrl` and `prismSendGridActivityUrl` (read with `inject()`), and the
+ * URLs as `prismResendUrl`, `prismSendGridUrl`, `prismSendGridActivityUrl`, `prismMailtrapUrl` and `prismMailgunUrl` (read with `inject()`), and the
  * returned teardown stops them.
  * The specs are unmodified copies kept in `test/specs/` (see its README), so a fresh clone tests on its own.
  */
@@ -23,6 +23,10 @@ declare module "vitest" {
 		prismSendGridUrl: string;
 		/** Prism mock of `sendgrid-email-activity-v3.openapi.json` (status lookups). */
 		prismSendGridActivityUrl: string;
+		/** Prism mock of `mailtrap-sending.openapi.yml` (transactional `POST /api/send`). */
+		prismMailtrapUrl: string;
+		/** Prism mock of `mailgun.openapi.yaml` (sends and Events API lookups). */
+		prismMailgunUrl: string;
 	}
 }
 
@@ -37,6 +41,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
 		startPrism(["mock", "--errors"], path.join(specs, "resend.openapi.yaml")),
 		startPrism(["mock", "--errors"], path.join(specs, "sendgrid-mail-v3.openapi.json")),
 		startPrism(["mock", "--errors"], path.join(specs, "sendgrid-email-activity-v3.openapi.json")),
+		startPrism(["mock", "--errors"], path.join(specs, "mailtrap-sending.openapi.yml")),
+		startPrism(["mock", "--errors"], path.join(specs, "mailgun.openapi.yaml")),
 	]);
 	const mocks = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
 	const failure = started.find((s) => s.status === "rejected");
@@ -44,11 +50,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
 		await Promise.all(mocks.map(stopPrism));
 		throw failure.reason;
 	}
-	const [resend, sendgrid, sendgridActivity] = mocks;
-	if (!resend || !sendgrid || !sendgridActivity) throw new Error("prism-setup: a mock did not start");
+	const [resend, sendgrid, sendgridActivity, mailtrap, mailgun] = mocks;
+	if (!resend || !sendgrid || !sendgridActivity || !mailtrap || !mailgun) throw new Error("prism-setup: a mock did not start");
 	project.provide("prismResendUrl", resend.url);
 	project.provide("prismSendGridUrl", sendgrid.url);
 	project.provide("prismSendGridActivityUrl", sendgridActivity.url);
+	project.provide("prismMailtrapUrl", mailtrap.url);
+	project.provide("prismMailgunUrl", mailgun.url);
 	return async () => {
 		await Promise.all(mocks.map(stopPrism));
 	};

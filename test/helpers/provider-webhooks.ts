@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { call } from "./api";
+import { mailtrapSignature } from "./signers";
 
 let seq = 0;
 
@@ -50,12 +51,41 @@ export function postmarkWebhook(body: unknown, credentials = `${env.POSTMARK_WEB
 	return { rawBody: JSON.stringify(body), headers: { "content-type": "application/json", authorization: `Basic ${btoa(credentials)}` } };
 }
 
+/** A Brevo webhook for `body` (one event or a batch), with the test token as a bearer token unless told otherwise. */
+export function brevoWebhook(body: unknown, authorization = `Bearer ${env.BREVO_WEBHOOK_TOKEN}`) {
+	return { rawBody: JSON.stringify(body), headers: { "content-type": "application/json", authorization } };
+}
+
+/** A Mailtrap webhook: `rawBody` as given, signed with the test secret (hex HMAC-SHA256) unless `secret` says otherwise. */
+export async function mailtrapWebhook(rawBody: string, secret = env.MAILTRAP_WEBHOOK_SECRET) {
+	return { rawBody, headers: { "content-type": "application/json", "mailtrap-signature": await mailtrapSignature(secret, rawBody) } };
+}
+
 export function postWebhook(provider: string, request: { rawBody: string; headers: Record<string, string> }) {
-	return call<{ received: number; matched: number; unmatched: number; ignored: number; name?: string }>(
+	return call<{ received: number; matched: number; unmatched: number; ignored: number; repeated?: boolean; name?: string }>(
 		"POST",
 		`/provider-webhooks/${provider}`,
 		request,
 	);
+}
+
+/** Rows provider webhooks write: email events (matched) and unmatched provider events; "nothing written" compares them. */
+export async function providerEventCounts(): Promise<{ events: number; unmatched: number }> {
+	const [events, unmatched] = await env.DB.batch<{ n: number }>([
+		env.DB.prepare("SELECT count(*) AS n FROM email_events"),
+		env.DB.prepare("SELECT count(*) AS n FROM unmatched_provider_events"),
+	]);
+	return { events: events?.results[0]?.n ?? 0, unmatched: unmatched?.results[0]?.n ?? 0 };
+}
+
+/** Rows a provider webhook may write: events, unmatched events, replay keys (for "nothing written" checks). */
+export async function webhookWrites(): Promise<{ events: number; unmatched: number; nonces: number }> {
+	const [events, unmatched, nonces] = await env.DB.batch<{ n: number }>([
+		env.DB.prepare("SELECT count(*) AS n FROM email_events"),
+		env.DB.prepare("SELECT count(*) AS n FROM unmatched_provider_events"),
+		env.DB.prepare("SELECT count(*) AS n FROM webhook_nonces"),
+	]);
+	return { events: events?.results[0]?.n ?? 0, unmatched: unmatched?.results[0]?.n ?? 0, nonces: nonces?.results[0]?.n ?? 0 };
 }
 
 /** Marks a seeded email as sent through `provider` with its message id, as the consumer would have. */

@@ -48,7 +48,7 @@ export function sentRequest(spy: ReturnType<typeof answer>): { url: string; meth
  * The real Prism mock of a provider's spec (started by prism-setup.ts), through a fetch that keeps Prism's
  * `sl-violations` header, so a rejected request explains itself (error bodies are the spec's examples).
  */
-export function prism(which: "prismResendUrl" | "prismSendGridUrl" | "prismSendGridActivityUrl"): {
+export function prism(which: "prismResendUrl" | "prismSendGridUrl" | "prismSendGridActivityUrl" | "prismMailtrapUrl" | "prismMailgunUrl"): {
 	baseUrl: string;
 	fetch: typeof fetch;
 	violations: string[];

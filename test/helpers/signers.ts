@@ -33,3 +33,11 @@ export async function generatedSigner(): Promise<Signer & { p1363(timestamp: str
 		sign: async (timestamp, rawBody) => encodeBase64(p1363ToDer(await p1363(timestamp, rawBody))),
 	};
 }
+
+/** Signs a body as Mailtrap does: lowercase hex HMAC-SHA256 of the raw body, keyed with the signing secret's text. */
+export async function mailtrapSignature(secret: string, rawBody: string): Promise<string> {
+	const encoder = new TextEncoder();
+	const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+	const digest = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(rawBody)));
+	return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -59,6 +59,28 @@ describe("a call that outlives its lease", () => {
 		expect(await emailRow(id)).toMatchObject({ status: "sent", provider: "postmark", provider_message_id: "pm_1" });
 	});
 
+	it("refuses to cancel an email given back queued but pinned: the expired attempt may still be sent", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		const resend = gate<Response>();
+		const hosts = providers(() => resend.promise);
+		const running = consume(t, [id], depsWith({ ...BOTH, PROVIDERS: "resend,postmark" }));
+		await vi.waitFor(() => expect(hosts).toHaveLength(1));
+		await expireLease(id);
+		vi.spyOn(env.SEND_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
+		await runCron("* * * * *", Date.now());
+		expect(await emailRow(id)).toMatchObject({ status: "queued", pinned_provider: "resend" });
+
+		const refused = await call<{ name: string; message: string }>("POST", `/emails/${id}/cancel`, { key: t.key });
+		expect(refused.status).toBe(409);
+		expect(refused.body).toMatchObject({ name: "invalid_state" });
+		expect(refused.body.message).toContain("may have reached resend");
+		resend.resolve(json(200, { id: "re_1" }));
+		await running;
+		expect(await emailRow(id)).toMatchObject({ status: "sent", provider_message_id: "re_1" });
+		expect(await eventTypes(id)).not.toContain("canceled");
+	});
+
 	it("keeps a Resend send pinned when recover races it, and records the late answer once", async () => {
 		const t = await seedTenant();
 		const id = await seedEmail(t);
@@ -290,5 +312,40 @@ describe("an attempt's token guards its outcome", () => {
 		await running;
 		expect(await emailRow(id)).toMatchObject({ status: "sending", attempt_id: "newer" });
 		expect(await eventTypes(id)).toEqual(["queued"]);
+	});
+});
+
+describe("a provider that forgets our id (Brevo keeps it 30 minutes)", () => {
+	const BREVO = { PROVIDERS: "brevo", BREVO_API_KEY: "brevo-test", BREVO_BASE_URL: "https://brevo.test" };
+
+	it("retries an unknown outcome at Brevo while it still remembers the id, pinned", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		fakeProvider(json(502, { code: "bad_gateway", message: "upstream" }));
+		await consume(t, [id], depsWith(BREVO));
+		expect(await emailRow(id)).toMatchObject({ status: "queued", pinned_provider: "brevo" });
+	});
+
+	it("leaves an unknown outcome to the reconciler once Brevo's window has passed, instead of asking again", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		await env.DB.prepare("UPDATE emails SET created_at = ? WHERE id = ?")
+			.bind(Date.now() - 31 * 60_000, id)
+			.run();
+		fakeProvider(json(502, { code: "bad_gateway", message: "upstream" }));
+		await consume(t, [id], depsWith(BREVO));
+		expect(await emailRow(id)).toMatchObject({ status: "uncertain", provider: "brevo" });
+	});
+
+	it("does not call Brevo again for an email pinned there after the window", async () => {
+		const t = await seedTenant();
+		const id = await seedEmail(t);
+		await env.DB.prepare("UPDATE emails SET created_at = ?, pinned_provider = 'brevo', provider = 'brevo' WHERE id = ?")
+			.bind(Date.now() - 31 * 60_000, id)
+			.run();
+		const provider = fakeProvider(json(201, { messageId: "<m@brevo>" }));
+		await consume(t, [id], depsWith(BREVO));
+		expect(provider.requests).toHaveLength(0);
+		expect(await emailRow(id)).toMatchObject({ status: "uncertain", provider: "brevo" });
 	});
 });

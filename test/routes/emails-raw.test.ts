@@ -28,7 +28,8 @@ describe("GET /emails/:id/raw", () => {
 		expect(raw).toContain(`Subject: ${word("Quarterly report")}`);
 		expect(raw).toMatch(/^Reply-To: <?reply@example.org>?/m);
 		expect(raw).toMatch(/^X-Entity-Ref-ID: 42/m);
-		expect(raw).toContain(`Message-ID: <${id}@mailroom>`);
+		expect(raw).toContain(`Message-ID: <${id}@${t.domain}>`);
+		expect(raw).toMatch(new RegExp(`^X-Mailroom-Id: ${id}$`, "m"));
 		expect(raw).toContain("text/plain");
 		expect(raw).toContain("text/html");
 		expect(raw).toContain('filename="r.txt"');

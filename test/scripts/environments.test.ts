@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PROJECT_ROOT } from "../../scripts/lib/dev-server.mjs";
 import { environmentNames, readRawConfig, staleEnvironments, writeEnvironments } from "../../scripts/lib/environments.mjs";
+import { queueRole } from "../../src/queue/names";
 
 const CONFIG = path.join(PROJECT_ROOT, "wrangler.jsonc");
 type ReadConfig = (args: { config: string; env?: string }) => {
@@ -59,6 +60,14 @@ describe("wrangler.jsonc environments", () => {
 		expect(named.name).toBe(`${top.name}-${env}`);
 		expect(resources(named)).toEqual(resources(top).map((name) => `${name}-${env}`));
 		expect(named.d1_databases.every((d) => d.database_id === undefined)).toBe(true);
+	});
+
+	it.each(["staging", "production"])("%s: every queue the Worker consumes reaches the consumer it does at the top level", (env) => {
+		const roles = (c: ReturnType<ReadConfig>) => (c.queues.consumers ?? []).map((q) => queueRole(q.queue));
+		const top = roles(readConfig({ config: CONFIG }));
+		expect(top).not.toContain(null);
+		expect(new Set(top).size).toBe(top.length);
+		expect(roles(readConfig({ config: CONFIG, env }))).toEqual(top);
 	});
 });
 

@@ -3,7 +3,8 @@
  * create a tenant (`POST /admin/tenants`) and to change one (`PATCH /admin/tenants/:id`).
  */
 import { useState } from "preact/hooks";
-import { PROVIDER_NAMES, TENANT_DEFAULTS } from "../catalog";
+import { TENANT_DEFAULTS } from "../catalog";
+import { useProviderNames } from "../hooks";
 import type { Rate, Tenant } from "../types";
 import { Problem } from "./ui";
 
@@ -81,6 +82,7 @@ export function TenantForm({
 	idPrefix: string;
 }) {
 	const [s, setS] = useState(initial);
+	const providerNames = useProviderNames();
 	const [domains, setDomains] = useState(initial.allowed_from_domains.join(", "));
 	const [error, setError] = useState<unknown>(undefined);
 	const [busy, setBusy] = useState(false);
@@ -151,7 +153,7 @@ export function TenantForm({
 				<legend>Providers, in failover order</legend>
 				<p class="hint">None checked: the deployment's PROVIDERS. Checked ones are tried in the order checked.</p>
 				<div class="checks">
-					{PROVIDER_NAMES.map((p) => (
+					{providerNames.map((p) => (
 						<label key={p} class="inline">
 							<input
 								type="checkbox"

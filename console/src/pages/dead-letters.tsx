@@ -3,10 +3,9 @@
  * one again from a fresh attempt count, through the usual failover order or a provider chosen here.
  */
 import { useState } from "preact/hooks";
-import { PROVIDER_NAMES } from "../catalog";
 import { ListTable } from "../components/table";
 import { Notice, PageHeader, Pager, Problem, Time } from "../components/ui";
-import { useCursorStack, useResource } from "../hooks";
+import { useCursorStack, useProviderNames, useResource } from "../hooks";
 import { BASE } from "../paths";
 import { api } from "../session";
 import type { DeadLetter, List, Stats } from "../types";
@@ -63,7 +62,8 @@ export function DeadLettersPage() {
 	const list = useResource(() => api.get<List<DeadLetter>>("/dead-letters", { limit: 50, after }), after ?? "");
 	// The tenant's providers, in failover order, for the replay choice; all known ones if /stats is unavailable.
 	const stats = useResource(() => api.get<Stats>("/stats"), "stats");
-	const providers = stats.data ? Object.keys(stats.data.providers) : PROVIDER_NAMES;
+	const known = useProviderNames();
+	const providers = stats.data ? Object.keys(stats.data.providers) : known;
 	const [done, setDone] = useState<string | null>(null);
 
 	return (

@@ -23,7 +23,7 @@
  * message that is `Sent` also reports `sent`, dated when Postmark received it.
  */
 import { z } from "zod";
-import { bareAddress, type Mailbox, parseMailbox } from "../../lib/address";
+import { bareAddress, formatMailbox, normalizedMailbox, parseMailbox } from "../../lib/address";
 import { err, ok, type Result } from "../../lib/result";
 import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined, retryAfterSeconds } from "../http";
 import type {
@@ -49,8 +49,6 @@ const RATE_LIMITED = 429;
 /** ErrorCodes that mean this server or account cannot send anything right now. */
 const PROVIDER_ERRORS = new Set([10, 400, 401, 405, 412, 413]);
 const ERROR_BODY_MAX = 4_000;
-/** RFC 5322 specials: a display name containing one must be quoted. */
-const SPECIALS = /[()<>[\]:;@\\,."]/;
 
 const SendResponse = z.object({ ErrorCode: z.literal(0), MessageID: z.string().min(1) });
 const ErrorResponse = z.object({ ErrorCode: z.number().int(), Message: z.string().optional() });
@@ -353,12 +351,5 @@ function classifyPostmarkError(response: Response, body: z.infer<typeof ErrorRes
 }
 
 function joinMailboxes(mailboxes: string[]): string {
-	return mailboxes.map((m) => formatMailbox(parseMailbox(m) ?? { name: null, address: m })).join(", ");
-}
-
-/** `a@b.co` or `Name <a@b.co>`, quoting the name when it holds a special (`"Acme, Inc." <a@b.co>`). */
-function formatMailbox(mailbox: Mailbox): string {
-	if (mailbox.name === null) return mailbox.address;
-	const name = SPECIALS.test(mailbox.name) ? `"${mailbox.name.replace(/["\\]/g, "\\$&")}"` : mailbox.name;
-	return `${name} <${mailbox.address}>`;
+	return mailboxes.map(normalizedMailbox).join(", ");
 }

@@ -17,8 +17,8 @@ import { z } from "zod";
 import { parseMailbox } from "../../lib/address";
 import { constantTimeEqual } from "../../lib/crypto";
 import { err, ok, type Result } from "../../lib/result";
-import { decodeBase64 } from "../../lib/webcrypto";
 import type { ProviderEventType } from "../../lifecycle/provider-events";
+import { basicCredentials } from "../http";
 import type { InboundError, InboundEvent, InboundRequest, InboundWebhookAdapter, ParsedWebhook } from "../types";
 
 const DETAIL_MAX = 500;
@@ -168,15 +168,6 @@ function parseWithIdSource(text: string): { value: unknown; idSource: string | u
 		return null;
 	}
 	return { value, idSource: typeof value === "object" && value !== null ? sources.get(value) : undefined };
-}
-
-function basicCredentials(authorization: string | null): { user: string; password: string } | null {
-	const encoded = /^Basic\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
-	const bytes = encoded === undefined ? null : decodeBase64(encoded);
-	if (bytes === null) return null;
-	const decoded = new TextDecoder().decode(bytes);
-	const colon = decoded.indexOf(":");
-	return colon < 0 ? null : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 function unauthorized(message: string): { ok: false; error: InboundError } {

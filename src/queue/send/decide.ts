@@ -9,12 +9,12 @@
  * A pinned email never moves to another provider, whatever the error. Attempts are capped by MAX_ATTEMPTS: the last
  * failed one ends `failed` with a dead letter, or `uncertain` when the email may have been sent.
  */
-import type { ProviderName } from "../../providers/registry";
+import { type ProviderName, stillDeduplicates } from "../../providers/registry";
 import type { ProviderError } from "../../providers/types";
 import { backoffSeconds } from "../backoff";
 import type { Attempt, Decision, SendConsumerDeps } from "./types";
 
-type DecideDeps = Pick<SendConsumerDeps, "config" | "providers" | "random">;
+type DecideDeps = Pick<SendConsumerDeps, "config" | "providers" | "random" | "now">;
 
 export function decideOnError(a: Attempt, provider: ProviderName, error: ProviderError, deps: DecideDeps): Decision {
 	switch (error.kind) {
@@ -27,8 +27,9 @@ export function decideOnError(a: Attempt, provider: ProviderName, error: Provide
 		case "rate_limited":
 			return retryOrFail(a, provider, nextProvider(a, provider, deps), error, deps);
 		case "uncertain": {
-			// The send may have happened: only the same provider may be asked again, and only if it cannot send twice.
-			if (!deps.providers(provider)?.supportsIdempotency) return { kind: "uncertain", provider, error };
+			// The send may have happened: only the same provider may be asked again, and only while it cannot send twice.
+			const safe = deps.providers(provider)?.supportsIdempotency === true && stillDeduplicates(provider, a.row, deps.now());
+			if (!safe) return { kind: "uncertain", provider, error };
 			return retryOrFail(a, provider, provider, error, deps, provider);
 		}
 	}

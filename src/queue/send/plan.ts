@@ -2,7 +2,8 @@
  * Step 3, plan: everything decided before any provider call, with a handful of RateLimiter RPCs per batch.
  *
  * - Attempts beyond MAX_ATTEMPTS give up (this counts every path, recovery included, so nothing retries forever);
- *   suppressed recipients fail without a call.
+ *   suppressed recipients fail without a call; an email pinned to a provider that has since forgotten our id
+ *   (Brevo keeps it 30 minutes) becomes `uncertain` instead of being asked again.
  * - Tenant send rates: one grant per tenant for its rows; rows without a permit are deferred (no attempt spent).
  * - Providers, in rounds: a pinned email only ever goes to its pinned provider; any other starts at the provider its
  *   claim assigned and moves along its tenant's order past providers without credentials or with an open circuit.
@@ -17,7 +18,7 @@ import { QUEUE_MAX_DELAY_SECONDS } from "../../config";
 import { runBatch } from "../../db/client";
 import { errorFields, log } from "../../lib/log";
 import { reassignProvider } from "../../lifecycle/attempts";
-import { PROVIDER_NAMES, type ProviderName } from "../../providers/registry";
+import { PROVIDER_NAMES, type ProviderName, stillDeduplicates } from "../../providers/registry";
 import { providerPolicy } from "../../services/pacing";
 import { exhausted, retryOrFail } from "./decide";
 import type { Attempt, Decision, SendConsumerDeps } from "./types";
@@ -26,10 +27,16 @@ import type { Attempt, Decision, SendConsumerDeps } from "./types";
 const LIMITER_DOWN_DELAY_SECONDS = 10;
 
 export async function planAttempts(attempts: Attempt[], deps: SendConsumerDeps): Promise<void> {
+	const now = deps.now();
 	for (const a of attempts) {
 		if (a.row.attempts > deps.config.maxAttempts) a.decision = exhausted(a, deps);
 		else if (a.suppressed.length > 0) {
 			a.decision = { kind: "failed", reason: `suppressed recipient: ${a.suppressed.join(", ")}`, provider: null };
+		} else if (a.pinned && !stillDeduplicates(a.pinned, a.row, now)) {
+			// Pinned because it may have been sent there, and the provider has since forgotten our id: asking again
+			// could send it twice, so the reconciler decides.
+			const message = `${a.pinned} no longer remembers this email's id: reconciling instead of asking again`;
+			a.decision = { kind: "uncertain", provider: a.pinned, error: { kind: "uncertain", message } };
 		}
 	}
 	await paceTenants(attempts.filter(undecided), deps);
