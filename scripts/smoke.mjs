@@ -131,7 +131,7 @@ async function smoke({ base, adminToken, webhookUrl, receiverUrl, listen, timeou
 		if (endpoint) {
 			webhook = expectStatus(
 				await call(base, "POST", "/webhooks", key.token, { endpoint, events: ["email.delivered"] }),
-				200,
+				201,
 				"POST /webhooks",
 			);
 			log(`✓ tenant webhook points at ${endpoint}`);

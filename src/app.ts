@@ -16,15 +16,21 @@ import { requestId } from "./middleware/request-id";
 import { adminRoutes } from "./routes/admin";
 import { analyticsRoutes } from "./routes/analytics";
 import { apiKeyRoutes } from "./routes/api-keys";
+import { attachmentRoutes } from "./routes/attachments";
 import { consoleRoutes, SCALAR_SCRIPT_URL } from "./routes/console";
 import { deadLetterRoutes } from "./routes/dead-letters";
+import { domainRoutes } from "./routes/domains";
+import { emailMetricsRoutes } from "./routes/email-metrics";
 import { emailRoutes } from "./routes/emails";
 import { healthRoutes } from "./routes/health";
 import { metricsRoutes } from "./routes/metrics";
+import { notOfferedRoutes } from "./routes/not-offered";
 import { providerWebhookRoutes } from "./routes/provider-webhooks";
 import { statsRoutes } from "./routes/stats";
 import { suppressionRoutes } from "./routes/suppressions";
 import { templateRoutes } from "./routes/templates";
+import { usageRoutes } from "./routes/usage";
+import { webhookEventRoutes } from "./routes/webhook-events";
 import { webhookRoutes } from "./routes/webhooks";
 import { validationHook } from "./schemas/validation";
 
@@ -32,15 +38,17 @@ import { validationHook } from "./schemas/validation";
 const TENANT_RESOURCES = [
 	"/emails/*",
 	"/templates/*",
+	"/domains/*",
 	"/api-keys/*",
 	"/suppressions/*",
 	"/dead-letters/*",
 	"/webhooks/*",
 	"/stats",
 	"/analytics",
+	"/usage",
 ];
 /** Every path prefix with routes, each answering 405 to methods it does not have. */
-const ROUTED_PATHS = [...TENANT_RESOURCES, "/admin/*", "/health/*", "/provider-webhooks/*", "/metrics"];
+const ROUTED_PATHS = [...TENANT_RESOURCES, "/attachments/*", "/admin/*", "/health/*", "/provider-webhooks/*", "/metrics"];
 
 export function createApp(): OpenAPIHono<AppEnv> {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -50,14 +58,21 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
 	app.route("/", healthRoutes);
 	app.route("/", adminRoutes);
+	// Before /emails/{id} and /domains/{id}: `/emails/metrics` and `/emails/receiving` are not email ids.
+	app.route("/", notOfferedRoutes);
+	app.route("/", emailMetricsRoutes);
 	app.route("/", emailRoutes);
+	app.route("/", attachmentRoutes);
 	app.route("/", templateRoutes);
+	app.route("/", domainRoutes);
 	app.route("/", apiKeyRoutes);
 	app.route("/", suppressionRoutes);
 	app.route("/", deadLetterRoutes);
 	app.route("/", webhookRoutes);
+	app.route("/", webhookEventRoutes);
 	app.route("/", statsRoutes);
 	app.route("/", analyticsRoutes);
+	app.route("/", usageRoutes);
 	app.route("/", metricsRoutes);
 	app.route("/", providerWebhookRoutes);
 	app.route("/", consoleRoutes);

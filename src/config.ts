@@ -51,6 +51,7 @@ const ConfigSchema = z.object({
 		.pipe(z.record(z.string(), z.object({ per_second: z.number().positive(), burst: z.number().int().min(1) }))),
 	CIRCUIT_FAILURE_THRESHOLD: intVar(5, 1),
 	CIRCUIT_COOLDOWN_SECONDS: intVar(30, 1),
+	DNS_RESOLVER_URL: z.url().default("https://cloudflare-dns.com/dns-query"),
 });
 
 export type Config = {
@@ -77,6 +78,8 @@ export type Config = {
 	providerRates: Record<string, { per_second: number; burst: number }>;
 	circuitFailureThreshold: number;
 	circuitCoolDownMs: number;
+	/** DNS-over-HTTPS endpoint (JSON API) that domain verification asks for TXT records. */
+	dnsResolverUrl: string;
 };
 
 /**
@@ -178,6 +181,7 @@ export function getConfig(env: Env): Config {
 		providerRates: v.PROVIDER_RATES,
 		circuitFailureThreshold: v.CIRCUIT_FAILURE_THRESHOLD,
 		circuitCoolDownMs: v.CIRCUIT_COOLDOWN_SECONDS * 1000,
+		dnsResolverUrl: v.DNS_RESOLVER_URL,
 	};
 	cache.set(env, config);
 	return config;

@@ -1,7 +1,16 @@
 /** The Hono environment of every route: bindings from `wrangler types`, plus what auth puts on the context. */
 import type { ApiKeyPermission, TenantRow } from "./db/schema";
+import type { VerifiedDomain } from "./db/tenants";
 
-export type AuthContext = { tenant: TenantRow; apiKeyId: string; permission: ApiKeyPermission };
+export type AuthContext = {
+	tenant: TenantRow;
+	apiKeyId: string;
+	permission: ApiKeyPermission;
+	/** The one domain this key may send from (Resend's `domain_id`); null when unrestricted. */
+	keyDomainId: string | null;
+	/** The tenant's verified domains, loaded with the key. */
+	verifiedDomains: VerifiedDomain[];
+};
 
 export type AppEnv = {
 	Bindings: Env;

@@ -1,6 +1,7 @@
 /**
  * The closed set of API error names (Resend's, plus Mailroom's: `invalid_state` for an action the resource's current
- * state forbids, `service_unavailable` when a dependency it will not guess around is down) and their statuses.
+ * state forbids, `service_unavailable` when a dependency it will not guess around is down, `feature_not_offered` for
+ * a Resend resource Mailroom does not have) and their statuses.
  * Every error response is `{ statusCode, name, message }`; `onError` in app.ts renders any ApiError.
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -19,6 +20,7 @@ export const ERROR_NAMES = [
 	"invalid_api_key",
 	"restricted_api_key",
 	"not_found",
+	"feature_not_offered",
 	"method_not_allowed",
 	"payload_too_large",
 	"rate_limit_exceeded",
@@ -49,6 +51,9 @@ export function statusOf(name: ErrorName): ContentfulStatusCode {
 		case "invalid_api_key":
 			return 403;
 		case "not_found":
+		// 404, not 501: the resource does not exist on this server, which is no server fault and nothing to retry.
+		// A 5xx would count against Mailroom's error rate, and clients and proxies retry or re-route 5xx answers.
+		case "feature_not_offered":
 			return 404;
 		case "method_not_allowed":
 			return 405;

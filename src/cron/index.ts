@@ -3,6 +3,7 @@
  * misconfigured trigger shows up as a failed invocation instead of silently doing nothing.
  */
 import { errorFields, log } from "../lib/log";
+import { verifyPendingDomains } from "./domains";
 import { reconcile } from "./reconcile";
 import { recover } from "./recover";
 import { release } from "./release";
@@ -11,7 +12,7 @@ import { retention } from "./retention";
 export const CRONS = {
 	/** Recover lost or stuck sends; release far-future schedules. */
 	everyMinute: "* * * * *",
-	/** Reconcile delivery status by polling providers. */
+	/** Reconcile delivery status by polling providers; look again for pending domains' TXT records. */
 	everyFiveMinutes: "*/5 * * * *",
 	/** Retention purge. */
 	daily: "0 3 * * *",
@@ -22,7 +23,7 @@ export type CronJob = (env: Env, now: number) => Promise<Record<string, number>>
 /** The jobs per expression, run in order; each is small and bounded (see its file). */
 export const CRON_JOBS: Record<string, CronJob[]> = {
 	[CRONS.everyMinute]: [recover, release],
-	[CRONS.everyFiveMinutes]: [reconcile],
+	[CRONS.everyFiveMinutes]: [reconcile, verifyPendingDomains],
 	[CRONS.daily]: [retention],
 };
 

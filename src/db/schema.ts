@@ -31,6 +31,7 @@ export type Rate = { per_second: number; burst: number };
 export const tenants = sqliteTable("tenants", {
 	id: text("id").primaryKey(),
 	name: text("name").notNull(),
+	/** The operator's override: domains (and their subdomains) the tenant may send from without verifying them. */
 	allowedFromDomains: text("allowed_from_domains", { mode: "json" }).$type<string[]>().notNull(),
 	apiRate: text("api_rate", { mode: "json" }).$type<Rate>().notNull(),
 	sendRate: text("send_rate", { mode: "json" }).$type<Rate>().notNull(),
@@ -52,6 +53,8 @@ export const apiKeys = sqliteTable(
 			.references(() => tenants.id),
 		name: text("name").notNull(),
 		permission: text("permission", { enum: API_KEY_PERMISSIONS }).notNull(),
+		/** A `sending_access` key restricted to one of the tenant's domains (Resend's `domain_id`): it sends from it only. */
+		domainId: text("domain_id"),
 		/** Hex SHA-256 of the whole token; the token itself is never stored. */
 		keyHash: text("key_hash").notNull(),
 		createdAt: integer("created_at").notNull(),
@@ -251,8 +254,14 @@ export const webhooks = sqliteTable(
 		endpoint: text("endpoint").notNull(),
 		events: text("events", { mode: "json" }).$type<WebhookEventType[]>().notNull(),
 		signingSecret: text("signing_secret").notNull(),
+		/**
+		 * The secret a rotation replaced, still signing (beside the new one) until `previousSecretExpiresAt`, so receivers
+		 * can switch over without losing a delivery.
+		 */
+		previousSigningSecret: text("previous_signing_secret"),
+		previousSecretExpiresAt: integer("previous_secret_expires_at"),
 		createdAt: integer("created_at").notNull(),
-		/** Set when the endpoint answered 410 Gone (Standard Webhooks: stop sending). */
+		/** Set when the endpoint answered 410 Gone, or by `PATCH /webhooks/:id` with `status: disabled`. */
 		disabledAt: integer("disabled_at"),
 		/** Deleted endpoints stay for their delivery history; nothing new is sent to them. */
 		deletedAt: integer("deleted_at"),
@@ -319,6 +328,61 @@ export const unmatchedProviderEvents = sqliteTable(
 	(t) => [
 		uniqueIndex("unmatched_provider_events_dedupe").on(t.dedupeKey),
 		index("unmatched_provider_events_message").on(t.providerMessageId),
+	],
+);
+
+/** A domain's verification state (Resend's names): added, waiting for its TXT record, proven, given up on. */
+export const DOMAIN_STATUSES = ["not_started", "pending", "verified", "failed"] as const;
+export type DomainStatus = (typeof DOMAIN_STATUSES)[number];
+
+/**
+ * What the last DNS check found: the record, no record, only other tokens, another tenant already holding the name, or
+ * no usable answer from the resolver (timeout, error, garbage: a temporary failure).
+ */
+export const DOMAIN_CHECK_OUTCOMES = ["verified", "missing", "wrong_token", "taken", "resolver_error"] as const;
+export type DomainCheckOutcome = (typeof DOMAIN_CHECK_OUTCOMES)[number];
+
+/**
+ * A tenant's sending domain (`/domains`, docs/architecture.md "Domains"). A tenant may send from a verified domain and
+ * its subdomains. Verified means the TXT record `mailroom-verification=<token>` was found at `name` over DNS; only one
+ * tenant can hold a name verified at a time (the partial unique index).
+ */
+export const domains = sqliteTable(
+	"domains",
+	{
+		/** UUIDv7: the list cursor, as for emails. */
+		id: text("id").primaryKey(),
+		tenantId: text("tenant_id")
+			.notNull()
+			.references(() => tenants.id),
+		/** Lower-cased, no trailing dot. */
+		name: text("name").notNull(),
+		status: text("status", { enum: DOMAIN_STATUSES }).notNull(),
+		/** The secret part of the ownership record; random per domain, never reused. */
+		token: text("token").notNull(),
+		/** Resend's region, kept for compatibility: Mailroom sends through its configured providers wherever they are. */
+		region: text("region").notNull(),
+		/** Per-domain tracking settings (read by open and click tracking). */
+		openTracking: integer("open_tracking", { mode: "boolean" }).notNull(),
+		clickTracking: integer("click_tracking", { mode: "boolean" }).notNull(),
+		tls: text("tls", { enum: ["opportunistic", "enforced"] }).notNull(),
+		trackingSubdomain: text("tracking_subdomain"),
+		/** DNS checks so far in the current verification (the cron's backoff grows with it). */
+		checks: integer("checks").notNull(),
+		/** When the cron checks a `pending` domain next; null otherwise. */
+		nextCheckAt: integer("next_check_at"),
+		lastCheckedAt: integer("last_checked_at"),
+		lastCheck: text("last_check", { enum: DOMAIN_CHECK_OUTCOMES }),
+		/** Why the last check did not verify, in words (which record was missing, what the resolver did…). */
+		lastError: text("last_error"),
+		verifiedAt: integer("verified_at"),
+		createdAt: integer("created_at").notNull(),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [
+		uniqueIndex("domains_tenant_name").on(t.tenantId, t.name),
+		uniqueIndex("domains_verified_name").on(t.name).where(sql`status = 'verified'`),
+		index("domains_pending_check").on(t.nextCheckAt).where(sql`status = 'pending'`),
 	],
 );
 
@@ -408,6 +472,7 @@ export const webhookNonces = sqliteTable(
 );
 
 export type TenantRow = typeof tenants.$inferSelect;
+export type DomainRow = typeof domains.$inferSelect;
 export type TemplateRow = typeof templates.$inferSelect;
 export type TemplateVersionRow = typeof templateVersions.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;

@@ -115,6 +115,11 @@ export class RateLimiter extends DurableObject<Env> {
 		return { api, daily: this.charge(request.daily.key, request.daily.emails, daily, now) };
 	}
 
+	/** Today's use of a daily quota, without charging anything (`GET /usage`). */
+	async dailyUsage(key: string, limit: number): Promise<QuotaResult> {
+		return this.quotaNow(key, limit, Date.now());
+	}
+
 	/** Gives back quota charged for emails that were not accepted after all (the request failed). */
 	async refundDaily(key: string, emails: number): Promise<void> {
 		const day = utcDay(Date.now());

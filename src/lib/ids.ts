@@ -17,11 +17,27 @@ export function newEmailId(now: number = Date.now()): string {
 	return formatUuid(bytes);
 }
 
+/**
+ * A string that sorts before every UUIDv7 made at or after `ms` and after every one made before it: ids compare as
+ * strings, and the timestamp leads. `id >= emailIdLowerBound(t)` is "created at t or later", through an id index.
+ */
+export function emailIdLowerBound(ms: number): string {
+	const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
+	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}`;
+}
+
 /** A UUIDv7 for any row whose id is also its list cursor (templates, their draft versions). */
 export const newSortableId = newEmailId;
 
 export function newId(): string {
 	return crypto.randomUUID();
+}
+
+/** A tenant webhook delivery's id (its Standard Webhooks `webhook-id`): `msg_` + 12 random bytes in hex, as fan-out writes them in SQL. */
+export function newDeliveryId(): string {
+	const bytes = new Uint8Array(12);
+	crypto.getRandomValues(bytes);
+	return `msg_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
 /** An API key: `mr_` + 32 random bytes, base64url (docs/architecture.md, "Public API"). */

@@ -1,6 +1,6 @@
 /**
  * API-key authentication (docs/architecture.md, "Public API"): `Authorization: Bearer mr_…`, looked up by SHA-256 hash in one query
- * that also loads the tenant. Missing → 401 `missing_api_key`; unknown or revoked → 403 `invalid_api_key`.
+ * that also loads the tenant and its verified sending domains. Missing → 401 `missing_api_key`; unknown or revoked → 403 `invalid_api_key`.
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
@@ -19,7 +19,13 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
 	if (token === null) throw new ApiError("missing_api_key", "Missing API key in the authorization header");
 	const found = await findActiveApiKey(getDb(c.env.DB), await sha256Hex(token));
 	if (!found) throw new ApiError("invalid_api_key", "API key is invalid");
-	c.set("auth", { tenant: found.tenant, apiKeyId: found.id, permission: found.permission });
+	c.set("auth", {
+		tenant: found.tenant,
+		apiKeyId: found.id,
+		permission: found.permission,
+		keyDomainId: found.domainId,
+		verifiedDomains: found.verifiedDomains,
+	});
 	await next();
 };
 

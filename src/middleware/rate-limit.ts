@@ -16,6 +16,10 @@ import { errorFields, log } from "../lib/log";
 
 const SEND_PATHS = new Set(["/emails", "/emails/batch"]);
 
+/** The tenant's RateLimiter object and its daily quota counter (also read by `GET /usage`). */
+export const tenantLimiterName = (tenantId: string) => `tenant:${tenantId}`;
+export const dailyQuotaKey = (tenantId: string) => `tenant:${tenantId}:daily`;
+
 /** What a client is told to wait when the RateLimiter cannot be asked (503). */
 const LIMITER_RETRY_AFTER_SECONDS = 5;
 
@@ -24,11 +28,11 @@ export const rateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
 	const { tenant } = c.get("auth");
 	const isSend = c.req.method === "POST" && SEND_PATHS.has(c.req.path);
 	const emails = isSend ? await emailsIn(c) : 0;
-	const dailyKey = `tenant:${tenant.id}:daily`;
+	const dailyKey = dailyQuotaKey(tenant.id);
 	let stub: ReturnType<Env["RATE_LIMITER"]["getByName"]>;
 	let admitted: Awaited<ReturnType<typeof stub.admit>>;
 	try {
-		stub = c.env.RATE_LIMITER.getByName(`tenant:${tenant.id}`);
+		stub = c.env.RATE_LIMITER.getByName(tenantLimiterName(tenant.id));
 		admitted = await stub.admit({
 			api: { key: `tenant:${tenant.id}:api`, rate: tenant.apiRate },
 			...(isSend ? { daily: { key: dailyKey, limit: tenant.dailyQuota, emails } } : {}),
@@ -37,9 +41,7 @@ export const rateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
 		// Fail closed: without the limiter nobody can say the tenant is within its rate and quota, and an unlimited
 		// tenant is worse for everyone than a short retry. Nothing was written.
 		log.error("rate_limiter_unavailable", { scope: "api", tenantId: tenant.id, ...errorFields(e) });
-		throw new ApiError("service_unavailable", "Rate limiting is temporarily unavailable; retry shortly.", 503, {
-			"retry-after": String(LIMITER_RETRY_AFTER_SECONDS),
-		});
+		throw limiterUnavailable();
 	}
 	const { api, daily } = admitted;
 	c.header("ratelimit-limit", String(api.limit));
@@ -82,6 +84,13 @@ async function emailsIn(c: Context<AppEnv>): Promise<number> {
 	} catch {
 		return 1;
 	}
+}
+
+/** Fail closed, as the limiter middleware does: without the limiter nothing is answered that depends on it. */
+export function limiterUnavailable(): ApiError {
+	return new ApiError("service_unavailable", "Rate limiting is temporarily unavailable; retry shortly.", 503, {
+		"retry-after": String(LIMITER_RETRY_AFTER_SECONDS),
+	});
 }
 
 export function quotaExceeded(quota: { limit: number; resetSeconds: number }): ApiError {

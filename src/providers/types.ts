@@ -198,6 +198,25 @@ export interface InboundWebhookAdapter {
 // ---------------------------------------------------------------------------------------------------------------
 // Provider modules
 
+/**
+ * A DNS record a sending domain publishes so that a provider may send as it (`GET /domains/:id` lists them beside
+ * Mailroom's ownership record). The provider checks these itself once the domain is added on its side; Mailroom
+ * checks only its own TXT record.
+ */
+export type DnsRecord = {
+	/** Resend's kinds: `DKIM` (signing key) or `SPF` (the return path, i.e. the envelope sender bounces go to). */
+	record: "DKIM" | "SPF";
+	type: "TXT" | "CNAME" | "MX";
+	/** Fully qualified; `<…>` marks a part the provider generates (see `purpose`). */
+	name: string;
+	/** The value to publish; `<…>` marks a part the provider generates per account or domain and shows on its side. */
+	value: string;
+	/** MX records only. */
+	priority?: number;
+	/** What the record does and, for a `<…>` part, where the provider shows it. */
+	purpose: string;
+};
+
 /** Settings (wrangler vars and secrets) as strings; a name that is unset or empty is absent. */
 export type ProviderSettings = Record<string, string | undefined>;
 
@@ -235,6 +254,12 @@ export type ProviderModule<N extends string = string> = {
 	readonly webhook?: InboundWebhookAdapter;
 	/** When the provider cannot be asked about an email: why, and how Mailroom compensates (docs, `/stats`). */
 	readonly noLookup?: string;
+	/**
+	 * The DNS records `domain` must publish for this provider to send as it (DKIM, return path), from the provider's
+	 * documentation; listed by `/domains` for every provider the deployment is configured with. Absent when the
+	 * provider needs none (the sandbox).
+	 */
+	readonly dnsRecords?: (domain: string, settings: ProviderSettings) => readonly DnsRecord[];
 	/**
 	 * Why this transport could not carry an email as the request gives it (a header too long for an SMTP line, one
 	 * the binding does not allow), or null. Checked at accept time when the tenant's provider order contains the

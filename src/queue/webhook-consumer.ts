@@ -25,7 +25,7 @@ import { errorFields, log } from "../lib/log";
 import { iso } from "../lib/time";
 import { type UrlPolicy, urlProblem } from "../lib/url-policy";
 import { retryAfterSeconds } from "../providers/http";
-import { signatureHeaders, signPayload } from "../webhooks/outbound/sign";
+import { signatureHeaders, signingSecrets, signWithAll } from "../webhooks/outbound/sign";
 
 /** Delay before attempt n+1 after attempt n failed: immediately-ish, 5 min, 30 min, 2 h, 5 h, 10 h, 12 h. */
 export const WEBHOOK_RETRY_SCHEDULE_SECONDS = [5, 300, 1800, 7200, 18_000, 36_000, 43_200] as const;
@@ -149,8 +149,10 @@ export async function consumeWebhookBatch(batch: MessageBatch<unknown>, deps: We
 
 async function deliver(item: Loaded, deps: WebhookConsumerDeps): Promise<Attempt> {
 	const body = JSON.stringify(webhookPayload(item));
-	const timestamp = Math.floor(deps.now() / 1000);
-	const signature = await signPayload(item.webhook.signingSecret, item.delivery.id, timestamp, body);
+	const now = deps.now();
+	const timestamp = Math.floor(now / 1000);
+	// Signed when sent, not when queued: a delivery pending across a rotation carries the new and the previous signature.
+	const signature = await signWithAll(signingSecrets(item.webhook, now), item.delivery.id, timestamp, body);
 	const started = Date.now();
 	// Checked again at every delivery: the policy (or ALLOW_HTTP_WEBHOOKS) may have changed since the endpoint was added.
 	const refused = urlProblem(item.webhook.endpoint, deps.urlPolicy);

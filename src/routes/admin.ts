@@ -139,7 +139,7 @@ adminRoutes.openapi(
 		const db = getDb(c.env.DB);
 		const tenant = await getTenant(db, tenantIdOf(c.req.valid("param").id));
 		if (!tenant) throw new ApiError("not_found", "Tenant not found");
-		return c.json({ object: "list" as const, data: (await listApiKeys(db, tenant.id)).map(toApiKeyObject) }, 200);
+		return c.json({ object: "list" as const, has_more: false, data: (await listApiKeys(db, tenant.id)).map(toApiKeyObject) }, 200);
 	},
 );
 

@@ -1,15 +1,17 @@
 /**
  * `GET /analytics?from&to&group_by=hour|day&tag&template_id`: how many emails reached each status per time bucket,
- * counted from `email_events` through its `(tenant_id, at)` index. Every bucket of the range is present, empty
+ * counted from `email_events` through its `(tenant_id, at)` index (src/services/event-counts.ts, shared with
+ * `/emails/metrics`). Every bucket of the range is present, empty
  * ones with zeros, so charts need no gap filling.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, count, eq, gte, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { count, sql } from "drizzle-orm";
 import { getDb } from "../db/client";
-import { emailEvents, emails } from "../db/schema";
+import { emailEvents } from "../db/schema";
 import { ApiError } from "../errors";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
+import { eventsWhere } from "../services/event-counts";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
 export const analyticsRoutes = createRouter();
@@ -69,28 +71,13 @@ analyticsRoutes.openapi(
 		if (buckets > MAX_BUCKETS)
 			throw new ApiError("invalid_parameter", `At most ${MAX_BUCKETS} buckets per request; use group_by=day or a shorter range`);
 
-		const tenantId = c.get("auth").tenant.id;
-		const filters: (SQL | undefined)[] = [
-			eq(emailEvents.tenantId, tenantId),
-			gte(emailEvents.at, from),
-			lt(emailEvents.at, to),
-			inArray(emailEvents.type, [...COUNTED]),
-		];
-		if (q.tag !== undefined || q.template_id !== undefined) {
-			const [name = "", ...rest] = (q.tag ?? "").split(":");
-			const value = rest.length > 0 ? rest.join(":") : null;
-			filters.push(
-				sql`EXISTS (SELECT 1 FROM ${emails} WHERE ${emails.id} = ${emailEvents.emailId} AND ${emails.tenantId} = ${tenantId}
-					${q.template_id !== undefined ? sql`AND ${emails.templateId} = ${q.template_id}` : sql``}
-					${q.tag !== undefined ? sql`AND EXISTS (SELECT 1 FROM json_each(${emails.tags}) WHERE json_extract(value, '$.name') = ${name} ${value === null ? sql`` : sql`AND json_extract(value, '$.value') = ${value}`})` : sql``})`,
-			);
-		}
+		const where = eventsWhere(c.get("auth").tenant.id, from, to, { types: COUNTED, tag: q.tag, templateId: q.template_id });
 		// D1 binds numbers as floats: the cast keeps this an integer division, one value per bucket.
 		const bucket = sql<number>`CAST(${emailEvents.at} / ${size} AS INTEGER) * ${size}`;
 		const rows = await getDb(c.env.DB)
 			.select({ bucket, type: emailEvents.type, n: count() })
 			.from(emailEvents)
-			.where(and(...filters))
+			.where(where)
 			.groupBy(bucket, emailEvents.type);
 
 		const data = Array.from({ length: buckets }, (_, i) => ({

@@ -1,11 +1,11 @@
 /** Self-service `/api-keys` for the calling key's tenant (Resend's API keys endpoints). */
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
 import { listApiKeys, revokeApiKey } from "../db/tenants";
 import { ApiError } from "../errors";
 import { requireFullAccess } from "../middleware/auth";
-import { ApiKeyCreate, ApiKeyCreated, ApiKeyList, Deleted, IdParam } from "../schemas/admin";
-import { createApiKey, toApiKeyObject } from "../services/api-keys";
+import { ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyUpdate, Deleted, IdParam } from "../schemas/admin";
+import { createApiKey, toApiKeyObject, updateApiKey } from "../services/api-keys";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
 export const apiKeyRoutes = createRouter();
@@ -18,11 +18,11 @@ apiKeyRoutes.openapi(
 		tags: ["API keys"],
 		middleware: [requireFullAccess] as const,
 		request: { body: jsonBody(ApiKeyCreate) },
-		responses: { 200: jsonResponse(ApiKeyCreated, "The new key"), ...commonErrors },
+		responses: { 201: jsonResponse(ApiKeyCreated, "The new key"), ...commonErrors },
 	}),
 	async (c) => {
 		const created = await createApiKey(getDb(c.env.DB), c.get("auth").tenant.id, c.req.valid("json"), Date.now());
-		return c.json(created, 200);
+		return c.json(created, 201);
 	},
 );
 
@@ -37,7 +37,28 @@ apiKeyRoutes.openapi(
 	}),
 	async (c) => {
 		const rows = await listApiKeys(getDb(c.env.DB), c.get("auth").tenant.id);
-		return c.json({ object: "list" as const, data: rows.map(toApiKeyObject) }, 200);
+		return c.json({ object: "list" as const, has_more: false, data: rows.map(toApiKeyObject) }, 200);
+	},
+);
+
+apiKeyRoutes.openapi(
+	createRoute({
+		method: "patch",
+		path: "/api-keys/{id}",
+		summary: "Rename an API key, or change its permission or domain restriction",
+		tags: ["API keys"],
+		middleware: [requireFullAccess] as const,
+		request: { params: IdParam, body: jsonBody(ApiKeyUpdate) },
+		responses: {
+			200: jsonResponse(z.object({ object: z.literal("api_key"), id: z.string() }).openapi("UpdateApiKeyResponse"), "Updated"),
+			...commonErrors,
+		},
+	}),
+	async (c) => {
+		const { id } = c.req.valid("param");
+		const row = await updateApiKey(getDb(c.env.DB), c.get("auth").tenant.id, id, c.req.valid("json"));
+		if (!row) throw new ApiError("not_found", "API key not found");
+		return c.json({ object: "api_key" as const, id: row.id }, 200);
 	},
 );
 

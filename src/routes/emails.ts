@@ -34,8 +34,9 @@ import { toEmailObject } from "../services/email-object";
 import { cancelEmail, rescheduleEmail } from "../services/emails";
 import { newClaim, readIdempotencyKey } from "../services/idempotency";
 import { buildOutboundEmail } from "../services/outbound";
+import { senderRulesOf } from "../services/senders";
 import type { WebhookQueueMessage } from "../services/webhook-fanout";
-import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
+import { checkCursors, commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
 export const emailRoutes = createRouter();
 
@@ -50,6 +51,7 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
 		config: getConfig(c.env),
 		tenant: c.get("auth").tenant,
+		senders: senderRulesOf(c.get("auth")),
 		now: Date.now(),
 		quotaExhausted: exhausted ? quotaExceeded(exhausted) : undefined,
 	};
@@ -139,12 +141,7 @@ emailRoutes.openapi(
 	}),
 	async (c) => {
 		const query = c.req.valid("query");
-		if (query.after !== undefined && query.before !== undefined) {
-			throw new ApiError("invalid_parameter", "Use either `after` or `before`, not both");
-		}
-		for (const cursor of [query.after, query.before]) {
-			if (cursor !== undefined && !isUuid(cursor)) throw new ApiError("invalid_parameter", "Cursors must be email ids");
-		}
+		checkCursors(query, "email");
 		let tag: { name: string; value: string | null } | undefined;
 		if (query.tag !== undefined) {
 			const [name = "", ...rest] = query.tag.split(":");

@@ -1,5 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
+import { ApiError, ERROR_NAMES } from "../errors";
+import { isUuid } from "../lib/ids";
 import { validationHook } from "../schemas/validation";
 
 /** Every resource router validates with the same hook, so all errors share one shape. */
@@ -7,7 +9,7 @@ export function createRouter(): OpenAPIHono<AppEnv> {
 	return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 }
 
-export const ErrorResponse = z.object({ statusCode: z.number().int(), name: z.string(), message: z.string() }).openapi("Error");
+export const ErrorResponse = z.object({ statusCode: z.number().int(), name: z.enum(ERROR_NAMES), message: z.string() }).openapi("Error");
 
 const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorResponse } } });
 
@@ -31,3 +33,13 @@ export const jsonResponse = <T extends z.ZodType>(schema: T, description: string
 	description,
 	content: { "application/json": { schema } },
 });
+
+/** Resend's cursors: `after` or `before` (never both), each an id of the listed kind (UUIDs); 422 otherwise. */
+export function checkCursors(query: { after?: string | undefined; before?: string | undefined }, what: string): void {
+	if (query.after !== undefined && query.before !== undefined) {
+		throw new ApiError("invalid_parameter", "Use either `after` or `before`, not both");
+	}
+	for (const cursor of [query.after, query.before]) {
+		if (cursor !== undefined && !isUuid(cursor)) throw new ApiError("invalid_parameter", `Cursors must be ${what} ids`);
+	}
+}

@@ -4,8 +4,6 @@ import type { Context } from "hono";
 import type { AppEnv } from "../context";
 import { getDb } from "../db/client";
 import { listTemplates, listVersions } from "../db/templates";
-import { ApiError } from "../errors";
-import { isUuid } from "../lib/ids";
 import { requireFullAccess } from "../middleware/auth";
 import {
 	CreateTemplateRequest,
@@ -33,23 +31,13 @@ import {
 	toVersionObject,
 	updateTemplate,
 } from "../services/templates";
-import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
+import { checkCursors, commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
 export const templateRoutes = createRouter();
 
 const deps = (c: Context<AppEnv>): TemplateDeps => ({ db: getDb(c.env.DB), tenantId: c.get("auth").tenant.id, now: Date.now() });
 const conflict = { 409: commonErrors[422] };
 const tags = ["Templates"];
-
-/** `after`/`before` as in `/emails`: ids, one direction at a time. */
-function checkCursors(query: { after?: string | undefined; before?: string | undefined }, what: string): void {
-	if (query.after !== undefined && query.before !== undefined) {
-		throw new ApiError("invalid_parameter", "Use either `after` or `before`, not both");
-	}
-	for (const cursor of [query.after, query.before]) {
-		if (cursor !== undefined && !isUuid(cursor)) throw new ApiError("invalid_parameter", `Cursors must be ${what} ids`);
-	}
-}
 
 templateRoutes.openapi(
 	createRoute({

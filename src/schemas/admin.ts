@@ -13,7 +13,10 @@ const Rate = z.object({
 export const TenantCreate = z
 	.object({
 		name: z.string().trim().min(1).max(200),
-		allowed_from_domains: z.array(z.string().trim().regex(DOMAIN, "Invalid domain")).min(1).max(100),
+		allowed_from_domains: z.array(z.string().trim().regex(DOMAIN, "Invalid domain")).max(100).optional().openapi({
+			description:
+				"The operator's override: domains the tenant may send from (with their subdomains) without verifying them through /domains. Default none.",
+		}),
 		api_rate: Rate.optional(),
 		send_rate: Rate.optional(),
 		daily_quota: z.number().int().min(0).max(100_000_000).optional(),
@@ -40,21 +43,40 @@ export const TenantObject = z
 
 export const TenantList = z.object({ object: z.literal("list"), has_more: z.boolean(), data: z.array(TenantObject) });
 
+const KeyName = z.string().trim().min(1).max(50);
+const KeyDomainId = z.string().max(64).openapi({
+	description: "Restricts a `sending_access` key to one of the tenant's domains (and its subdomains): it may send from nothing else",
+});
+
 export const ApiKeyCreate = z
 	.object({
-		name: z.string().trim().min(1).max(50),
+		name: KeyName,
 		permission: z.enum(API_KEY_PERMISSIONS).default("full_access"),
+		domain_id: KeyDomainId.optional(),
 	})
 	.openapi("ApiKeyCreate");
 
+/** At least one field; `domain_id: null` lifts a key's domain restriction. */
+export const ApiKeyUpdate = z
+	.object({ name: KeyName.optional(), permission: z.enum(API_KEY_PERMISSIONS).optional(), domain_id: KeyDomainId.nullable().optional() })
+	.refine((v) => v.name !== undefined || v.permission !== undefined || v.domain_id !== undefined, {
+		error: "Give at least one of name, permission or domain_id",
+	})
+	.openapi("UpdateApiKeyRequest");
+
 export const ApiKeyCreated = z.object({ id: z.string(), token: z.string() }).openapi("ApiKeyCreated");
 
-export const ApiKeyList = z
+export const ApiKeyObject = z
 	.object({
-		object: z.literal("list"),
-		data: z.array(z.object({ id: z.string(), name: z.string(), permission: z.enum(API_KEY_PERMISSIONS), created_at: z.string() })),
+		id: z.string(),
+		name: z.string(),
+		permission: z.enum(API_KEY_PERMISSIONS),
+		domain_id: z.string().nullable(),
+		created_at: z.string(),
 	})
-	.openapi("ApiKeyList");
+	.openapi("ApiKey");
+
+export const ApiKeyList = z.object({ object: z.literal("list"), has_more: z.boolean(), data: z.array(ApiKeyObject) }).openapi("ApiKeyList");
 
 export const Deleted = z.object({ object: z.string(), id: z.string(), deleted: z.literal(true) }).openapi("Deleted");
 
@@ -68,7 +90,16 @@ export const SuppressionCreate = z
 	.openapi("SuppressionCreate");
 
 export const SuppressionObject = z
-	.object({ object: z.literal("suppression"), email: z.string(), reason: z.string(), source: z.string(), created_at: z.string() })
+	.object({
+		object: z.literal("suppression"),
+		id: z.string().openapi({ description: "The lower-cased address" }),
+		email: z.string(),
+		origin: z.enum(["bounce", "complaint", "manual"]),
+		source_id: z.string().nullable().openapi({ description: "The email whose bounce or complaint caused it" }),
+		reason: z.string().openapi({ description: "Why (Mailroom extension)" }),
+		source: z.string().openapi({ description: "`api`, or `<provider>:<event>:<email id>` (Mailroom extension)" }),
+		created_at: z.string(),
+	})
 	.openapi("Suppression");
 
 export const SuppressionList = z

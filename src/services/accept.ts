@@ -15,7 +15,7 @@ import { chunk, type Db, MAX_BOUND_PARAMETERS, runBatch, type Statement } from "
 import { type EmailStatus, type NewEmailRow, type StoredAttachment, suppressions, type TenantRow } from "../db/schema";
 import { indexPublishedTemplates, type PublishedTemplate, publishedTemplateReads } from "../db/templates";
 import { ApiError } from "../errors";
-import { bareAddress, domainOf, isDomainAllowed, parseMailbox } from "../lib/address";
+import { bareAddress, parseMailbox } from "../lib/address";
 import { newEmailId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
 import { parseScheduleTime } from "../lib/time";
@@ -35,6 +35,7 @@ import {
 	releaseClaim,
 	type StoredResponse,
 } from "./idempotency";
+import { type SenderRules, senderRefusal } from "./senders";
 import { compiledVersion, renderTemplate, type VariableValue } from "./template-render";
 import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "./webhook-fanout";
 
@@ -45,6 +46,8 @@ export type AcceptDeps = {
 	webhookQueue: Queue<WebhookQueueMessage>;
 	config: Config;
 	tenant: TenantRow;
+	/** The domains this request may send from (read by authentication: no round trip here). */
+	senders: SenderRules;
 	now: number;
 	/** Today's quota is spent: replays are still answered, new emails are refused with this error. */
 	quotaExhausted?: ApiError | undefined;
@@ -130,7 +133,7 @@ export async function acceptEmails(
 	try {
 		for (const [index, p] of prepared) {
 			const failed = p.template
-				? (applyTemplate(p, p.template, templates.get(p.template.ref), deps.tenant) ??
+				? (applyTemplate(p, p.template, templates.get(p.template.ref), deps.senders) ??
 					transportProblem({ headers: p.row.headers, replyTo: p.row.replyTo ?? [], recipients: p.recipients }, deps) ??
 					undefined)
 				: undefined;
@@ -201,7 +204,7 @@ function responseFor(accepted: Prepared[], errors: Map<number, ApiError>, mode: 
 function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps): Prepared | ApiError {
 	const { tenant, config, now } = deps;
 	if (input.template === undefined) {
-		const refused = checkSender(input.from ?? "", tenant);
+		const refused = senderRefusal(input.from ?? "", deps.senders);
 		if (refused) return refused;
 		const bodyBytes = utf8Length(input.html) + utf8Length(input.text);
 		if (bodyBytes > EMAIL_LIMITS.bodyBytes) {
@@ -276,26 +279,12 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 	};
 }
 
-/** A from address the tenant may send from, or the error saying why not. */
-function checkSender(from: string, tenant: TenantRow): ApiError | undefined {
-	const mailbox = parseMailbox(from);
-	if (!mailbox) return new ApiError("invalid_from_address", `Invalid from address: ${JSON.stringify(from)}`);
-	const domain = domainOf(mailbox.address);
-	if (!isDomainAllowed(domain, tenant.allowedFromDomains)) {
-		return new ApiError(
-			"invalid_from_address",
-			`The ${domain} domain is not allowed for this tenant. Allowed: ${tenant.allowedFromDomains.join(", ")}`,
-		);
-	}
-	return undefined;
-}
-
 /**
  * Renders a templated email from the template's published version and fills in its row: the request's own
  * from, subject and reply_to win over the template's. Unknown templates (another tenant's included) and drafts
  * are refused; so is anything the rendering produced that a plain send would refuse.
  */
-function applyTemplate(p: Prepared, use: TemplateUse, found: PublishedTemplate | undefined, tenant: TenantRow): ApiError | undefined {
+function applyTemplate(p: Prepared, use: TemplateUse, found: PublishedTemplate | undefined, senders: SenderRules): ApiError | undefined {
 	if (!found) return new ApiError("validation_error", `Template ${JSON.stringify(use.ref)} not found`);
 	if (!found.version) {
 		return new ApiError(
@@ -309,7 +298,7 @@ function applyTemplate(p: Prepared, use: TemplateUse, found: PublishedTemplate |
 	const { value } = rendered;
 	const from = use.from ?? value.from;
 	if (from === null) return new ApiError("missing_required_field", "Missing `from` field: the template has no from");
-	const refused = checkSender(from, tenant);
+	const refused = senderRefusal(from, senders);
 	if (refused) return refused;
 	const subject = use.subject ?? value.subject;
 	if (subject === null) return new ApiError("missing_required_field", "Missing `subject` field: the template has no subject");

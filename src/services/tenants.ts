@@ -9,7 +9,7 @@ import { endpointDeletion } from "./webhook-endpoints";
 
 export type TenantInput = {
 	name: string;
-	allowed_from_domains: string[];
+	allowed_from_domains?: string[] | undefined;
 	api_rate?: Rate | undefined;
 	send_rate?: Rate | undefined;
 	daily_quota?: number | undefined;
@@ -22,7 +22,7 @@ export async function createTenant(db: Db, input: TenantInput, now: number): Pro
 		.values({
 			id: newId(),
 			name: input.name,
-			allowedFromDomains: normaliseDomains(input.allowed_from_domains),
+			allowedFromDomains: normaliseDomains(input.allowed_from_domains ?? []),
 			apiRate: input.api_rate ?? { ...TENANT_DEFAULTS.apiRate },
 			sendRate: input.send_rate ?? { ...TENANT_DEFAULTS.sendRate },
 			dailyQuota: input.daily_quota ?? TENANT_DEFAULTS.dailyQuota,

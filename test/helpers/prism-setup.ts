@@ -33,16 +33,16 @@ declare module "vitest" {
 const STARTUP_TIMEOUT_MS = 20_000;
 const LOG_TAIL_CHARS = 4_000;
 
-type Mock = { url: string; child: ChildProcess; log: () => string };
+export type Prism = { url: string; child: ChildProcess; log: () => string };
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
 	const specs = path.resolve(project.config.root, "test", "specs");
 	const started = await Promise.allSettled([
-		startPrism(path.join(specs, "resend.openapi.yaml")),
-		startPrism(path.join(specs, "sendgrid-mail-v3.openapi.json")),
-		startPrism(path.join(specs, "sendgrid-email-activity-v3.openapi.json")),
-		startPrism(path.join(specs, "mailtrap-sending.openapi.yml")),
-		startPrism(path.join(specs, "mailgun.openapi.yaml")),
+		startPrism(["mock", "--errors"], path.join(specs, "resend.openapi.yaml")),
+		startPrism(["mock", "--errors"], path.join(specs, "sendgrid-mail-v3.openapi.json")),
+		startPrism(["mock", "--errors"], path.join(specs, "sendgrid-email-activity-v3.openapi.json")),
+		startPrism(["mock", "--errors"], path.join(specs, "mailtrap-sending.openapi.yml")),
+		startPrism(["mock", "--errors"], path.join(specs, "mailgun.openapi.yaml")),
 	]);
 	const mocks = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
 	const failure = started.find((s) => s.status === "rejected");
@@ -62,10 +62,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
 	};
 }
 
-async function startPrism(specPath: string): Promise<Mock> {
+/**
+ * Starts Prism (`mode` is its command and flags, e.g. `["mock", "--errors"]` or `["proxy"]`; `extra` follows the spec,
+ * e.g. a proxy's upstream URL) on a free port of 127.0.0.1 and resolves once it answers HTTP.
+ */
+export async function startPrism(mode: string[], specPath: string, extra: string[] = []): Promise<Prism> {
 	if (!existsSync(specPath)) throw new Error(`prism-setup: spec not found at ${specPath} `);
 	const port = await freePort();
-	const child = spawn(process.execPath, [prismBin(), "mock", "--errors", "-v", "warn", "-h", "127.0.0.1", "-p", String(port), specPath], {
+	const child = spawn(process.execPath, [prismBin(), ...mode, "-v", "warn", "-h", "127.0.0.1", "-p", String(port), specPath, ...extra], {
 		stdio: ["ignore", "pipe", "pipe"],
 	});
 	// Should vitest exit without running teardown (a crash, a second Ctrl-C), do not leave Prism behind.
@@ -78,7 +82,7 @@ async function startPrism(specPath: string): Promise<Mock> {
 	};
 	child.stdout?.on("data", keep);
 	child.stderr?.on("data", keep);
-	const mock: Mock = { url: `http://127.0.0.1:${port}`, child, log: () => tail };
+	const mock: Prism = { url: `http://127.0.0.1:${port}`, child, log: () => tail };
 	try {
 		await waitUntilAnswering(mock, path.basename(specPath));
 	} catch (e) {
@@ -89,7 +93,7 @@ async function startPrism(specPath: string): Promise<Mock> {
 }
 
 /** Any HTTP answer (Prism says 404 for `/`) means the server is up; connection errors mean not yet. */
-async function waitUntilAnswering(mock: Mock, label: string): Promise<void> {
+async function waitUntilAnswering(mock: Prism, label: string): Promise<void> {
 	const deadline = Date.now() + STARTUP_TIMEOUT_MS;
 	while (Date.now() < deadline) {
 		if (mock.child.exitCode !== null || mock.child.signalCode !== null) {
@@ -106,7 +110,7 @@ async function waitUntilAnswering(mock: Mock, label: string): Promise<void> {
 	throw new Error(`prism-setup: prism for ${label} did not answer within ${STARTUP_TIMEOUT_MS} ms:\n${mock.log()}`);
 }
 
-async function stopPrism(mock: Mock): Promise<void> {
+export async function stopPrism(mock: Prism): Promise<void> {
 	const { child } = mock;
 	if (child.exitCode !== null || child.signalCode !== null) return;
 	const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

@@ -11,7 +11,7 @@ export async function createWebhook(
 	endpoint = "https://hooks.example.org/mailroom",
 ): Promise<{ id: string; secret: string }> {
 	const res = await call<{ id: string; signing_secret: string }>("POST", "/webhooks", { key: t.key, body: { endpoint, events } });
-	if (res.status !== 200) throw new Error(`create webhook failed: ${res.status} ${JSON.stringify(res.body)}`);
+	if (res.status !== 201) throw new Error(`create webhook failed: ${res.status} ${JSON.stringify(res.body)}`);
 	return { id: res.body.id, secret: res.body.signing_secret };
 }
 

@@ -45,6 +45,12 @@ describe("/admin/tenants", () => {
 		expect(patched.body).toMatchObject({ name: "Patch", daily_quota: 7, allowed_from_domains: ["p.example"] });
 	});
 
+	it("creates a tenant without allowed_from_domains (it verifies its own through /domains)", async () => {
+		const created = await admin("POST", "/admin/tenants", { name: "Self-service" });
+		expect(created.status).toBe(201);
+		expect(created.body).toMatchObject({ allowed_from_domains: [] });
+	});
+
 	it("lists tenants newest first with pagination", async () => {
 		for (let i = 0; i < 3; i++) await admin("POST", "/admin/tenants", { name: `L${i}`, allowed_from_domains: ["l.example"] });
 		const page = await call<{ object: string; has_more: boolean; data: Tenant[] }>("GET", "/admin/tenants?limit=2", { key: ADMIN_TOKEN });
@@ -67,7 +73,7 @@ describe("/admin/tenants", () => {
 
 	it.each([
 		[{ allowed_from_domains: ["a.example"] }, "missing_required_field"],
-		[{ name: "x", allowed_from_domains: [] }, "validation_error"],
+		[{ name: "x", allowed_from_domains: "a.example" }, "validation_error"],
 		[{ name: "x", allowed_from_domains: ["not a domain"] }, "validation_error"],
 		[{ name: "x", allowed_from_domains: ["a.example"], providers: ["carrier-pigeon"] }, "validation_error"],
 		[{ name: "x", allowed_from_domains: ["a.example"], api_rate: { per_second: -1, burst: 1 } }, "validation_error"],
@@ -96,7 +102,9 @@ describe("/admin/api-keys", () => {
 			key: ADMIN_TOKEN,
 		});
 		expect(list.status).toBe(200);
-		expect(list.body.data).toEqual([{ id: kept.body.id, name: "kept", permission: "sending_access", created_at: expect.any(String) }]);
+		expect(list.body.data).toEqual([
+			{ id: kept.body.id, name: "kept", permission: "sending_access", domain_id: null, created_at: expect.any(String) },
+		]);
 		expect(JSON.stringify(list.body)).not.toContain(kept.body.token);
 	});
 

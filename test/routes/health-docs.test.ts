@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { ERROR_NAMES } from "../../src/errors";
 import { ADMIN_TOKEN, call, seedTenant } from "../helpers/api";
 
 afterEach(() => vi.restoreAllMocks());
@@ -78,6 +79,36 @@ describe("OpenAPI and docs", () => {
 		expect(Object.keys(res.body.components.schemas)).toEqual(
 			expect.arrayContaining(["CreateTemplateRequest", "UpdateTemplateOptions", "Template", "TemplateListItem", "EmailTemplateInput"]),
 		);
+	});
+
+	it("documents the domains, attachments, metrics, usage and webhook routes, and every error name", async () => {
+		const res = await call<{
+			paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+			components: { schemas: Record<string, { properties?: Record<string, { enum?: string[] }> }> };
+		}>("GET", "/openapi.json");
+		expect(Object.keys(res.body.paths)).toEqual(
+			expect.arrayContaining([
+				"/domains",
+				"/domains/{id}",
+				"/domains/{id}/verify",
+				"/emails/{id}/attachments",
+				"/emails/{id}/attachments/{attachment_id}",
+				"/attachments/{id}/{attachment_id}",
+				"/emails/metrics",
+				"/usage",
+				"/api-keys/{id}",
+				"/webhooks/{id}/signing-secret/rotate",
+				"/webhooks/{id}/events",
+				"/webhooks/{id}/events/{event_id}/replay",
+				"/suppressions/{suppression}",
+				"/suppressions/batch/add",
+				"/suppressions/batch/remove",
+			]),
+		);
+		for (const path of ["/domains", "/api-keys", "/webhooks", "/suppressions", "/suppressions/batch/add"]) {
+			expect(Object.keys(res.body.paths[path]?.post?.responses ?? {}), path).toContain("201");
+		}
+		expect(res.body.components.schemas.Error?.properties?.name?.enum).toEqual([...ERROR_NAMES]);
 	});
 
 	it("serves an interactive reference at /docs", async () => {

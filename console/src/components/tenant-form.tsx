@@ -118,15 +118,17 @@ export function TenantForm({
 		<form class="card form" onSubmit={submit} aria-label={submitLabel}>
 			<label for={id("name")}>Name</label>
 			<input id={id("name")} required value={s.name} onInput={(e) => setS({ ...s, name: e.currentTarget.value })} />
-			<label for={id("domains")}>Allowed sender domains</label>
+			<label for={id("domains")}>Allowed sender domains (optional)</label>
 			<input
 				id={id("domains")}
-				required
 				value={domains}
 				placeholder="example.com, mail.example.com"
 				onInput={(e) => setDomains(e.currentTarget.value)}
 			/>
-			<p class="hint">The tenant may send from these domains and their subdomains. Separate with commas.</p>
+			<p class="hint">
+				Pre-verified: the tenant may send from these domains and their subdomains without verifying them. Otherwise it adds and verifies its
+				own domains (<code>/domains</code>). Separate with commas.
+			</p>
 			<RateFields
 				idPrefix={id("api")}
 				legend="API requests"

@@ -2,6 +2,8 @@
  * Postmark (https://postmarkapp.com/developer/api/email-api): our id in `Metadata`; no idempotency key, so an unknown
  * outcome is reconciled by searching the Messages API for that metadata; webhooks authenticated by basic auth in the
  * webhook URL. Postmark publishes no per-second limit: 50/s is a start that its 429s adapt.
+ * DNS (https://postmarkapp.com/blog/introducing-full-dmarc-support-with-custom): a DKIM TXT record under a selector
+ * Postmark assigns per domain, and a custom Return-Path CNAME `pm-bounces` → `pm.mtasv.net`.
  */
 import type { ProviderModule } from "../types";
 import { createPostmarkProvider } from "./client";
@@ -21,4 +23,21 @@ export const postmark = {
 			timeoutMs,
 		}),
 	webhook: postmarkInbound,
+	dnsRecords: (domain) => [
+		{
+			record: "DKIM",
+			type: "TXT",
+			name: `<selector>pm._domainkey.${domain}`,
+			value: "k=rsa;p=<public key>",
+			purpose:
+				"DKIM: lets Postmark sign as this domain. The selector (date-based) and key are generated per domain: Sender Signatures → the domain → DNS Settings.",
+		},
+		{
+			record: "SPF",
+			type: "CNAME",
+			name: `pm-bounces.${domain}`,
+			value: "pm.mtasv.net",
+			purpose: "Custom Return-Path: bounces come back through Postmark under this domain, so SPF aligns with it for DMARC.",
+		},
+	],
 } as const satisfies ProviderModule<"postmark">;

@@ -1,0 +1,172 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { call, seedTenant } from "../helpers/api";
+
+type Metrics = {
+	object: string;
+	start_date: string;
+	end_date: string;
+	metrics: string[];
+	dimensions: string[];
+	granularity: string;
+	totals: Record<string, number>;
+	data?: Record<string, string | number>[];
+};
+type ErrorBody = { name: string; message: string };
+
+const DAY = Date.parse("2026-03-02T00:00:00Z"); // a Monday
+
+/** Events of the tenant's emails at given times; `detail` as the lifecycle writes it. */
+async function seedEvents(tenantId: string, events: { email: string; type: string; at: number; detail?: Record<string, unknown> }[]) {
+	await env.DB.batch(
+		events.map((e) =>
+			env.DB.prepare("INSERT INTO email_events (email_id, tenant_id, type, at, detail) VALUES (?, ?, ?, ?, ?)").bind(
+				e.email,
+				tenantId,
+				e.type,
+				e.at,
+				e.detail ? JSON.stringify(e.detail) : null,
+			),
+		),
+	);
+}
+
+/** Four emails on two days: delivered and opened twice by one, a hard and a soft bounce, a complaint, a suppressed failure. */
+async function seeded() {
+	const t = await seedTenant();
+	const [a, b, c, d] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+	const h = 3_600_000;
+	await seedEvents(t.tenantId, [
+		{ email: a, type: "queued", at: DAY + h },
+		{ email: a, type: "sent", at: DAY + h },
+		{ email: a, type: "delivered", at: DAY + 2 * h },
+		{ email: a, type: "opened", at: DAY + 3 * h },
+		{ email: a, type: "opened", at: DAY + 4 * h },
+		{ email: a, type: "clicked", at: DAY + 4 * h },
+		{ email: b, type: "sent", at: DAY + h },
+		{ email: b, type: "bounced", at: DAY + 2 * h, detail: { bounce_type: "hard" } },
+		{ email: c, type: "sent", at: DAY + 25 * h },
+		{ email: c, type: "bounced", at: DAY + 26 * h, detail: { bounce_type: "soft" } },
+		{ email: c, type: "delivered", at: DAY + 27 * h },
+		{ email: c, type: "complained", at: DAY + 28 * h },
+		{ email: d, type: "failed", at: DAY + 25 * h, detail: { reason: "suppressed recipient: x@example.org" } },
+	]);
+	return t;
+}
+
+const get = (key: string, query: string) => call<Metrics>("GET", `/emails/metrics?${query}`, { key });
+
+describe("GET /emails/metrics", () => {
+	it("totals every metric over the range in Resend's shape", async () => {
+		const t = await seeded();
+		const res = await get(t.key, "start_date=2026-03-02&end_date=2026-03-03");
+		expect(res.status).toBe(200);
+		expect(res.body).toMatchObject({
+			object: "metrics",
+			start_date: "2026-03-02T00:00:00.000Z",
+			end_date: "2026-03-04T00:00:00.000Z",
+			dimensions: [],
+			granularity: "daily",
+		});
+		expect(res.body.data).toBeUndefined();
+		expect(res.body.metrics).toHaveLength(22);
+		expect(res.body.totals).toEqual({
+			received: 0,
+			delivered: 2,
+			complained: 1,
+			suppressed: 1,
+			bounced: 2,
+			bounced_transient: 1,
+			bounced_permanent: 1,
+			bounced_undetermined: 0,
+			opened: 2,
+			clicked: 1,
+			unsubscribed: 0,
+			delivery_delayed: 0,
+			failed: 0,
+			sent: 3,
+			unique_opened: 1,
+			unique_clicked: 1,
+			delivery_rate: 66.67,
+			open_rate: 50,
+			click_rate: 50,
+			bounce_rate: 66.67,
+			complaint_rate: 50,
+			unsubscribe_rate: 0,
+		});
+	});
+
+	it("breaks the chosen metrics down per day, empty days included", async () => {
+		const t = await seeded();
+		const res = await get(t.key, "start_date=2026-03-01&end_date=2026-03-03&dimensions=period&metrics=sent,delivered&metrics=opened");
+		expect(res.body.metrics).toEqual(["sent", "delivered", "opened"]);
+		expect(res.body.totals).toEqual({ sent: 3, delivered: 2, opened: 2 });
+		expect(res.body.data).toEqual([
+			{ period: "2026-03-01T00:00:00.000Z", sent: 0, delivered: 0, opened: 0 },
+			{ period: "2026-03-02T00:00:00.000Z", sent: 2, delivered: 1, opened: 2 },
+			{ period: "2026-03-03T00:00:00.000Z", sent: 1, delivered: 1, opened: 0 },
+		]);
+	});
+
+	it.each([
+		[
+			"hourly",
+			"start_date=2026-03-02T01:00:00Z&end_date=2026-03-02T03:00:00Z",
+			["2026-03-02T01:00:00.000Z", "2026-03-02T02:00:00.000Z"],
+			[2, 0],
+		],
+		["weekly", "start_date=2026-03-01&end_date=2026-03-03", ["2026-02-23T00:00:00.000Z", "2026-03-02T00:00:00.000Z"], [0, 3]],
+		["monthly", "start_date=2026-02-15&end_date=2026-03-03", ["2026-02-01T00:00:00.000Z", "2026-03-01T00:00:00.000Z"], [0, 3]],
+	])("buckets %s periods in UTC (weeks start on Monday)", async (granularity, range, periods, sent) => {
+		const t = await seeded();
+		const res = await get(t.key, `${range}&dimensions=period&granularity=${granularity}&metrics=sent`);
+		expect(res.body.data?.map((row) => row.period)).toEqual(periods);
+		expect(res.body.data?.map((row) => row.sent)).toEqual(sent);
+	});
+
+	it("counts only the listed emails with email_id", async () => {
+		const t = await seeded();
+		const events = await env.DB.prepare("SELECT email_id FROM email_events WHERE tenant_id = ? AND type = 'complained'")
+			.bind(t.tenantId)
+			.first<string>("email_id");
+		const res = await get(t.key, `start_date=2026-03-02&end_date=2026-03-03&metrics=sent,complained&email_id=${events}`);
+		expect(res.body.totals).toEqual({ sent: 1, complained: 1 });
+	});
+
+	it("counts only the tenant's own events", async () => {
+		await seeded();
+		const other = await seedTenant();
+		const res = await get(other.key, "start_date=2026-03-02&end_date=2026-03-03&metrics=sent");
+		expect(res.body.totals).toEqual({ sent: 0 });
+	});
+
+	it("defaults to the last seven days up to now", async () => {
+		const t = await seedTenant();
+		const before = Date.now();
+		const res = await get(t.key, "");
+		const end = Date.parse(res.body.end_date);
+		expect(end).toBeGreaterThanOrEqual(before);
+		expect(end - Date.parse(res.body.start_date)).toBe(6 * 86_400_000);
+	});
+
+	it.each([
+		["a time zone other than UTC", "timezone=America/New_York", "is not offered: periods are in UTC"],
+		["the domain dimension", "dimensions=domain", "The domain dimension is not offered"],
+		["a broadcast filter", `broadcast_id=${"0".repeat(8)}-0000-4000-8000-000000000000`, "no broadcasts"],
+		["a domain filter", `domain_id=${"0".repeat(8)}-0000-4000-8000-000000000000`, "domain_id is not offered"],
+		["a start after the end", "start_date=2026-03-05&end_date=2026-03-01", "on or before"],
+		["an email_id that is no id", "email_id=nope", "is not an email id"],
+		["too many hourly periods", "start_date=2024-01-01&end_date=2026-01-01&dimensions=period&granularity=hourly", "more than 10000"],
+	])("refuses %s with 422", async (_label, query, message) => {
+		const t = await seedTenant();
+		const res = await call<ErrorBody>("GET", `/emails/metrics?${query}`, { key: t.key });
+		expect(res.status).toBe(422);
+		expect(res.body.name).toBe("invalid_parameter");
+		expect(res.body.message).toContain(message);
+	});
+
+	it("refuses an unknown metric with 422", async () => {
+		const t = await seedTenant();
+		expect((await call<ErrorBody>("GET", "/emails/metrics?metrics=sent,hugs", { key: t.key })).status).toBe(422);
+	});
+});
