@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: numbers, not pass/fail (bench/README.md). Each phase runs against its own `wrangler dev` on fresh
+ * `npm run bench`: numbers, not pass/fail (the README, "Measured"). Each phase runs against its own `wrangler dev` on fresh
  * local state:
  *
  * 1. Accept: Mailroom's `POST /emails` and the minimal Worker's (bench/floor: the same accept work in raw binding

@@ -1,5 +1,5 @@
 /**
- * The benchmark's floor (`npm run bench`, bench/README.md): Mailroom's accept work for `POST /emails` written as raw
+ * The benchmark's floor (`npm run bench`; the README, "Measured"): Mailroom's accept work for `POST /emails` written as raw
  * binding calls, with no hono, zod or drizzle, so that Mailroom / floor says what the framework and our structure cost.
  *
  * The same remote work as Mailroom's single send, on the same schema (migrations/ via bench/floor/wrangler.jsonc):

@@ -56,22 +56,27 @@ export function benchSnapshot(): Record<string, BenchCounter> {
 	return Object.fromEntries([...counters].map(([phase, c]) => [phase, { ...c }]));
 }
 
+/** A counter at zero. */
+export function emptyCounter(): BenchCounter {
+	return {
+		invocations: 0,
+		d1_queries: 0,
+		d1_round_trips: 0,
+		rows_read: 0,
+		rows_written: 0,
+		d1_unmetered_reads: 0,
+		d1_unmetered_writes: 0,
+		do_rpcs: 0,
+		queue_sends: 0,
+		queue_messages: 0,
+		queue_bytes: 0,
+	};
+}
+
 function counter(phase: Phase): BenchCounter {
 	let c = counters.get(phase);
 	if (!c) {
-		c = {
-			invocations: 0,
-			d1_queries: 0,
-			d1_round_trips: 0,
-			rows_read: 0,
-			rows_written: 0,
-			d1_unmetered_reads: 0,
-			d1_unmetered_writes: 0,
-			do_rpcs: 0,
-			queue_sends: 0,
-			queue_messages: 0,
-			queue_bytes: 0,
-		};
+		c = emptyCounter();
 		counters.set(phase, c);
 	}
 	return c;

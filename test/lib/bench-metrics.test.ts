@@ -4,30 +4,23 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../../src/db/client";
 import { tenants } from "../../src/db/schema";
 import { findActiveApiKey } from "../../src/db/tenants";
-import { type BenchCounter, benchSnapshot, instrumented, objectRowsKeepColumns, queuePhase } from "../../src/lib/bench-metrics";
+import {
+	type BenchCounter,
+	benchSnapshot,
+	emptyCounter,
+	instrumented,
+	objectRowsKeepColumns,
+	queuePhase,
+} from "../../src/lib/bench-metrics";
 import { sha256Hex } from "../../src/lib/crypto";
 import { ADMIN_TOKEN, call, seedTenant } from "../helpers/api";
 
-const ZERO: BenchCounter = {
-	invocations: 0,
-	d1_queries: 0,
-	d1_round_trips: 0,
-	rows_read: 0,
-	rows_written: 0,
-	d1_unmetered_reads: 0,
-	d1_unmetered_writes: 0,
-	do_rpcs: 0,
-	queue_sends: 0,
-	queue_messages: 0,
-	queue_bytes: 0,
-};
-
 /** The "other" phase's counters now, and a measured environment (each call is one invocation). */
 function measured() {
-	const before = benchSnapshot().other ?? ZERO;
+	const before = benchSnapshot().other ?? emptyCounter();
 	const wrapped = instrumented(Object.assign(Object.create(null), env, { BENCH_METRICS: "on" }) as Env, "other");
 	const delta = () => {
-		const after = benchSnapshot().other ?? ZERO;
+		const after = benchSnapshot().other ?? emptyCounter();
 		return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof BenchCounter]])) as BenchCounter;
 	};
 	return { wrapped, delta };
