@@ -256,7 +256,7 @@ async function checkFloorSchema(floor) {
 	]);
 	if (problems.length > 0) {
 		throw new Error(
-			`The floor's rows do not match Mailroom's schema; update emailRow/queuedEvent in bench/floor/index.ts:\n${problems.join("\n")}`,
+			`The floor's rows do not match Mailroom's schema; update emailRow in bench/floor/index.ts:\n${problems.join("\n")}`,
 		);
 	}
 }
@@ -309,7 +309,7 @@ if (want("accept")) {
 		results.limiter = { do_rows_written_per_admit: floorSingle.do_rows_written };
 		if (Math.abs(floorSingle.d1_rows_written - mailroomSingle.d1_rows_written) > 0.01) {
 			throw new Error(
-				`The floor writes ${floorSingle.d1_rows_written} D1 rows per send and Mailroom ${mailroomSingle.d1_rows_written}: the floor no longer does Mailroom's accept work. Update emailRow/queuedEvent (and the batch) in bench/floor/index.ts to write the rows Mailroom writes.`,
+				`The floor writes ${floorSingle.d1_rows_written} D1 rows per send and Mailroom ${mailroomSingle.d1_rows_written}: the floor no longer does Mailroom's accept work. Update emailRow (and the batch) in bench/floor/index.ts to write the rows Mailroom writes.`,
 			);
 		}
 

@@ -6,12 +6,12 @@
  * 1. D1: the API key by its SHA-256, joined to its tenant (key not revoked, tenant not deleted);
  * 2. the RateLimiter Durable Object (Mailroom's own class): one `admit` for the API bucket and the daily quota;
  * 3. D1, one batch (a transaction): the email row, guarded by the tenant's suppression list so that a suppressed
- *    recipient writes nothing, then its `queued` event (and, with an Idempotency-Key, the completed key first);
+ *    recipient writes nothing (its `queued` event is the row itself; with an Idempotency-Key, the completed key first);
  * 4. one queue message `{ v: 1, id, tenantId }`.
  * Four sequential remote calls, none cached. Validation covers the plain fields only (from, to, subject, text, html);
  * anything else is refused as unsupported here, not silently dropped.
  *
- * The rows written live in ONE place, `emailRow` and `queuedEvent`: when the schema changes, change them.
+ * The row written lives in ONE place, `emailRow`: when the schema changes, change it.
  * `GET /__floor/schema` compares their columns with the tables and the benchmark refuses to run on a mismatch; it also
  * refuses when the floor writes a different number of D1 rows per send than Mailroom does.
  *
@@ -99,14 +99,11 @@ export function emailRow(id: string, tenantId: string, input: SendInput, recipie
 		lease_until: null,
 		uncertain_since: null,
 		last_error: null,
+		status_event: null,
+		ended_at: null,
 		created_at: now,
 		updated_at: now,
 	};
-}
-
-/** Every column of `email_events` but its INTEGER PRIMARY KEY, for the `queued` event of an accepted email. */
-export function queuedEvent(emailId: string, tenantId: string, now: number): Record<string, unknown> {
-	return { email_id: emailId, tenant_id: tenantId, type: "queued", at: now, provider: null, detail: null, dedupe_key: null };
 }
 
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -156,20 +153,16 @@ async function acceptEmail(request: Request, env: FloorEnv): Promise<Response> {
 	const input = parseSend(await request.json().catch(() => null), JSON.parse(tenant.allowed_from_domains));
 	if (typeof input === "string") return error(422, "validation_error", input);
 
-	// 3. One transaction: the email unless a recipient is suppressed, then its event only if the email was written.
+	// 3. One transaction: the email unless a recipient is suppressed (its `queued` event is the row itself).
 	const now = Date.now();
 	const id = uuidv7(now);
 	const recipients = [...new Set(input.to.map(bareAddress))];
 	const row = emailRow(id, tenant.id, input, recipients, now);
-	const event = queuedEvent(id, tenant.id, now);
 	const statements = [
 		env.DB.prepare(
 			`INSERT INTO emails (${Object.keys(row).join(", ")}) SELECT ${placeholders(row)}
 			 WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE tenant_id = ? AND email IN (${recipients.map(() => "?").join(", ")}))`,
 		).bind(...Object.values(row), tenant.id, ...recipients),
-		env.DB.prepare(`INSERT INTO email_events (${Object.keys(event).join(", ")}) SELECT ${placeholders(event)} WHERE changes() = 1`).bind(
-			...Object.values(event),
-		),
 	];
 	const responseBody = JSON.stringify({ id });
 	const key = request.headers.get("idempotency-key");
@@ -270,7 +263,7 @@ async function createTenant(request: Request, env: FloorEnv): Promise<Response> 
 	return json(201, { id, token });
 }
 
-/** The columns `emailRow` and `queuedEvent` write against the tables' own (the floor's self-check). */
+/** The columns `emailRow` writes against the table's own (the floor's self-check). */
 async function schemaCheck(env: FloorEnv): Promise<Response> {
 	const columns = async (table: string) =>
 		(await env.DB.prepare(`SELECT name, pk, type FROM pragma_table_info('${table}')`).all<{ name: string; pk: number; type: string }>())
@@ -282,7 +275,6 @@ async function schemaCheck(env: FloorEnv): Promise<Response> {
 	});
 	return json(200, {
 		emails: diff(await columns("emails"), Object.keys(emailRow("i", "t", sample, ["c@d"], 0))),
-		email_events: diff(await columns("email_events"), Object.keys(queuedEvent("i", "t", 0))),
 	});
 }
 
