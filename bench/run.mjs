@@ -255,9 +255,7 @@ async function checkFloorSchema(floor) {
 		...(unknown.length ? [`${table}: the table has no ${unknown.join(", ")}`] : []),
 	]);
 	if (problems.length > 0) {
-		throw new Error(
-			`The floor's rows do not match Mailroom's schema; update emailRow in bench/floor/index.ts:\n${problems.join("\n")}`,
-		);
+		throw new Error(`The floor's rows do not match Mailroom's schema; update emailRow in bench/floor/index.ts:\n${problems.join("\n")}`);
 	}
 }
 

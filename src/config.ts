@@ -94,6 +94,12 @@ export const QUEUE_MAX_DELAY_SECONDS = 43_200;
  */
 export const LEASE_MARGIN_MS = 5_000;
 
+/**
+ * How long an isolate may answer from an API key it looked up (src/services/auth-cache.ts): the bound within which
+ * a key revoked, a tenant deleted, or a tenant's limits or domains changed through another isolate take effect.
+ */
+export const AUTH_CACHE_MS = 30_000;
+
 /** How long an idempotency key is remembered (Resend: 24 h). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 

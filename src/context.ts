@@ -5,6 +5,8 @@ import type { VerifiedDomain } from "./db/tenants";
 export type AuthContext = {
 	tenant: TenantRow;
 	apiKeyId: string;
+	/** The key's SHA-256, to look it up again fresh (src/services/auth-cache.ts). */
+	keyHash: string;
 	permission: ApiKeyPermission;
 	/** The one domain this key may send from (Resend's `domain_id`); null when unrestricted. */
 	keyDomainId: string | null;

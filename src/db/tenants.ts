@@ -60,16 +60,3 @@ export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKeyRow[]
 		.where(and(eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
 		.orderBy(desc(apiKeys.createdAt));
 }
-
-/**
- * Revokes a key. Scoped by tenant when `tenantId` is given (self-service); unscoped for the admin API.
- * Returns false when no such live key exists.
- */
-export async function revokeApiKey(db: Db, id: string, now: number, tenantId?: string): Promise<boolean> {
-	const rows = await db
-		.update(apiKeys)
-		.set({ revokedAt: now })
-		.where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), tenantId ? eq(apiKeys.tenantId, tenantId) : undefined))
-		.returning({ id: apiKeys.id });
-	return rows.length > 0;
-}

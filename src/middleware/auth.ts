@@ -1,13 +1,15 @@
 /**
  * API-key authentication (docs/architecture.md, "Public API"): `Authorization: Bearer mr_…`, looked up by SHA-256 hash in one query
- * that also loads the tenant and its verified sending domains. Missing → 401 `missing_api_key`; unknown or revoked → 403 `invalid_api_key`.
+ * that also loads the tenant and its verified sending domains, remembered by the isolate for AUTH_CACHE_MS
+ * (src/services/auth-cache.ts). Missing → 401 `missing_api_key`; unknown or revoked → 403 `invalid_api_key`.
  */
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../context";
+import type { AppEnv, AuthContext } from "../context";
 import { getDb } from "../db/client";
-import { findActiveApiKey } from "../db/tenants";
+import type { ActiveApiKey } from "../db/tenants";
 import { ApiError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
+import { activeApiKey } from "../services/auth-cache";
 
 export function bearerToken(header: string | undefined): string | null {
 	const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
@@ -17,17 +19,23 @@ export function bearerToken(header: string | undefined): string | null {
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
 	const token = bearerToken(c.req.header("authorization"));
 	if (token === null) throw new ApiError("missing_api_key", "Missing API key in the authorization header");
-	const found = await findActiveApiKey(getDb(c.env.DB), await sha256Hex(token));
+	const keyHash = await sha256Hex(token);
+	const found = await activeApiKey(getDb(c.env.DB), keyHash);
 	if (!found) throw new ApiError("invalid_api_key", "API key is invalid");
-	c.set("auth", {
+	c.set("auth", authContextOf(found, keyHash));
+	await next();
+};
+
+export function authContextOf(found: ActiveApiKey, keyHash: string): AuthContext {
+	return {
 		tenant: found.tenant,
 		apiKeyId: found.id,
+		keyHash,
 		permission: found.permission,
 		keyDomainId: found.domainId,
 		verifiedDomains: found.verifiedDomains,
-	});
-	await next();
-};
+	};
+}
 
 /** Everything but sending needs a `full_access` key; a `sending_access` key gets 401 `restricted_api_key`. */
 export const requireFullAccess: MiddlewareHandler<AppEnv> = async (c, next) => {

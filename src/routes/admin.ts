@@ -1,7 +1,7 @@
 /** `/admin/*`: tenants and their keys, for the operator (docs/architecture.md, "Public API"). */
 import { createRoute } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
-import { getTenant, listApiKeys, listTenants, revokeApiKey } from "../db/tenants";
+import { getTenant, listApiKeys, listTenants } from "../db/tenants";
 import { ApiError } from "../errors";
 import { benchMetricsEnabled, benchSnapshot } from "../lib/bench-metrics";
 import { isUuid } from "../lib/ids";
@@ -18,7 +18,7 @@ import {
 	TenantObject,
 	TenantUpdate,
 } from "../schemas/admin";
-import { createApiKey, toApiKeyObject } from "../services/api-keys";
+import { createApiKey, revokeApiKey, toApiKeyObject } from "../services/api-keys";
 import { createTenant, deleteTenant, toTenantObject, updateTenant } from "../services/tenants";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 

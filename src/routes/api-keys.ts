@@ -1,11 +1,11 @@
 /** Self-service `/api-keys` for the calling key's tenant (Resend's API keys endpoints). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
-import { listApiKeys, revokeApiKey } from "../db/tenants";
+import { listApiKeys } from "../db/tenants";
 import { ApiError } from "../errors";
 import { requireFullAccess } from "../middleware/auth";
 import { ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyUpdate, Deleted, IdParam } from "../schemas/admin";
-import { createApiKey, toApiKeyObject, updateApiKey } from "../services/api-keys";
+import { createApiKey, revokeApiKey, toApiKeyObject, updateApiKey } from "../services/api-keys";
 import { commonErrors, createRouter, jsonBody, jsonResponse } from "./router";
 
 export const apiKeyRoutes = createRouter();

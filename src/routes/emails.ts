@@ -9,7 +9,7 @@ import { ApiError } from "../errors";
 import { isUuid } from "../lib/ids";
 import { buildMime, messageIdOf } from "../lib/mime";
 import { iso } from "../lib/time";
-import { requireFullAccess } from "../middleware/auth";
+import { authContextOf, requireFullAccess } from "../middleware/auth";
 import { quotaExceeded } from "../middleware/rate-limit";
 import {
 	BatchEmailItem,
@@ -30,6 +30,7 @@ import {
 import type { SendQueueMessage } from "../schemas/queue";
 import { zodToApiError } from "../schemas/validation";
 import { type AcceptDeps, type AcceptItem, type AcceptResult, acceptEmails } from "../services/accept";
+import { freshApiKey } from "../services/auth-cache";
 import { toEmailObject } from "../services/email-object";
 import { cancelEmail, rescheduleEmail } from "../services/emails";
 import { newClaim, readIdempotencyKey } from "../services/idempotency";
@@ -44,14 +45,22 @@ const IDEMPOTENT_REPLAY_HEADER = "Idempotent-Replayed";
 
 function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 	const exhausted = c.get("quotaExhausted");
+	const db = getDb(c.env.DB);
+	const auth = c.get("auth");
 	return {
-		db: getDb(c.env.DB),
+		db,
 		attachments: c.env.ATTACHMENTS,
 		sendQueue: c.env.SEND_QUEUE as Queue<SendQueueMessage>,
 		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
 		config: getConfig(c.env),
 		tenant: c.get("auth").tenant,
-		senders: senderRulesOf(c.get("auth")),
+		senders: senderRulesOf(auth),
+		freshSenders: async () => {
+			const found = await freshApiKey(db, auth.keyHash);
+			if (!found) throw new ApiError("invalid_api_key", "API key is invalid");
+			const fresh = senderRulesOf(authContextOf(found, auth.keyHash));
+			return JSON.stringify(fresh) === JSON.stringify(senderRulesOf(auth)) ? null : fresh;
+		},
 		now: Date.now(),
 		quotaExhausted: exhausted ? quotaExceeded(exhausted) : undefined,
 	};

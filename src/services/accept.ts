@@ -1,17 +1,23 @@
 /**
  * The accept path (docs/architecture.md, "Accepting an email"): turns validated send requests into durable rows and queue messages.
  *
- * D1 round trips per request, whatever the number of emails:
- * 1. read batch  — idempotency claim (if a key was given) + suppression lookup of every recipient + every
- *    template the emails name, with its published version (one read for all, then rendered per email);
- * 2. write batch — idempotency completion + guard, email rows, their `queued`/`scheduled` events (one transaction).
+ * Plain emails — no template to read, no attachment bytes to store, not a permissive batch — take the optimistic
+ * path: ONE D1 round trip, a write batch (one transaction) of the idempotency key inserted already completed, a
+ * probe of the suppression list, the email rows, with a guard after each check that aborts the whole transaction
+ * when the key is taken or a recipient is suppressed. Only then, on that error path, is D1 read to say which.
+ *
+ * The others read first, then write — two round trips whatever the number of emails:
+ * 1. read batch  — idempotency claim (if a key was given, so a concurrent request sees it in flight while
+ *    attachments upload) + suppression lookup of every recipient + every template the emails name, with its
+ *    published version (one read for all, then rendered per email);
+ * 2. write batch — idempotency completion + guard, the email rows.
  * Attachment bytes go to R2 between the two, keyed by email id, so a row never references missing bytes.
  * Then one queue send (or `sendBatch`) carrying only `{ v: 1, id, tenantId }`. If that send fails the rows stay
  * `queued` in D1, the client still gets its ids, and the recover cron re-enqueues them.
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { type Config, EMAIL_LIMITS, QUEUE_MAX_DELAY_SECONDS } from "../config";
-import { chunk, type Db, MAX_BOUND_PARAMETERS, runBatch, type Statement } from "../db/client";
+import { abortUnless, chunk, type Db, isGuardAbort, MAX_BOUND_PARAMETERS, runBatch, type Statement } from "../db/client";
 import { type EmailStatus, type NewEmailRow, type StoredAttachment, suppressions, type TenantRow } from "../db/schema";
 import { indexPublishedTemplates, type PublishedTemplate, publishedTemplateReads } from "../db/templates";
 import { ApiError } from "../errors";
@@ -28,12 +34,13 @@ import type { SendQueueMessage } from "../schemas/queue";
 import {
 	claimGuardStatement,
 	claimStatements,
+	completedKeyStatement,
 	completeStatement,
 	type IdempotencyClaim,
 	interpretClaim,
-	isClaimLost,
 	releaseClaim,
 	type StoredResponse,
+	storedOutcome,
 } from "./idempotency";
 import { type SenderRules, senderRefusal } from "./senders";
 import { compiledVersion, renderTemplate, type VariableValue } from "./template-render";
@@ -46,8 +53,13 @@ export type AcceptDeps = {
 	webhookQueue: Queue<WebhookQueueMessage>;
 	config: Config;
 	tenant: TenantRow;
-	/** The domains this request may send from (read by authentication: no round trip here). */
+	/** The domains this request may send from (read by authentication, maybe from the isolate's cache). */
 	senders: SenderRules;
+	/**
+	 * The same rules read fresh from D1, asked once before a sender refusal stands (the cached ones may predate a
+	 * domain's verification); null when nothing changed.
+	 */
+	freshSenders?: (() => Promise<SenderRules | null>) | undefined;
 	now: number;
 	/** Today's quota is spent: replays are still answered, new emails are refused with this error. */
 	quotaExhausted?: ApiError | undefined;
@@ -93,6 +105,21 @@ export async function acceptEmails(
 	mode: ValidationMode,
 	claim: IdempotencyClaim | null,
 ): Promise<AcceptResult> {
+	let checked = prepareAll(items, deps);
+	if (deps.freshSenders && [...checked.errors.values()].some((e) => e.errorName === "invalid_from_address")) {
+		const senders = await deps.freshSenders();
+		if (senders !== null) {
+			deps = { ...deps, senders };
+			checked = prepareAll(items, deps);
+		}
+	}
+	const { prepared, errors } = checked;
+	throwUnlessPermissive(errors, mode);
+	const plain = mode !== "permissive" && [...prepared.values()].every((p) => p.template === null && p.blobs.length === 0);
+	return plain ? acceptOptimistically(deps, prepared, errors, mode, claim) : acceptAfterReads(deps, prepared, errors, mode, claim);
+}
+
+function prepareAll(items: AcceptItem[], deps: AcceptDeps): { prepared: Map<number, Prepared>; errors: Map<number, ApiError> } {
 	const errors = new Map<number, ApiError>();
 	const prepared = new Map<number, Prepared>();
 	items.forEach((item, index) => {
@@ -100,20 +127,120 @@ export async function acceptEmails(
 		if (result instanceof ApiError) errors.set(index, result);
 		else prepared.set(index, result);
 	});
-	throwUnlessPermissive(errors, mode);
+	return { prepared, errors };
+}
 
-	// Round trip 1: claim the idempotency key, look up suppressed recipients and read the named templates together.
-	const recipients = [...new Set([...prepared.values()].flatMap((p) => p.recipients))];
-	const suppressionReads = chunk(recipients, MAX_BOUND_PARAMETERS - 1).map((addresses) =>
-		deps.db
+/**
+ * The optimistic path (see the top of this file): one write batch whose guards stand in for the reads. A guard's
+ * abort is answered from a read of the key (a replay wins over a recipient suppressed since) and then of the
+ * suppression list; when neither explains it any more (the key expired, the suppression was lifted in between),
+ * the write is tried once more.
+ */
+async function acceptOptimistically(
+	deps: AcceptDeps,
+	prepared: Map<number, Prepared>,
+	errors: Map<number, ApiError>,
+	mode: ValidationMode,
+	claim: IdempotencyClaim | null,
+	retried = false,
+): Promise<AcceptResult> {
+	if (deps.quotaExhausted) {
+		const stored = claim ? await storedOutcome(deps.db, claim, deps.now) : null;
+		if (stored?.kind === "replay") return { replayed: true, response: stored.response, accepted: 0 };
+		throw deps.quotaExhausted;
+	}
+	const accepted = [...prepared.values()];
+	const response = responseFor(accepted, errors, mode);
+	const recipients = recipientsOf(prepared);
+	const writes = [
+		...(claim ? [completedKeyStatement(deps.db, claim, response, deps.now), claimGuardStatement(deps.db)] : []),
+		...suppressionGuards(deps.db, deps.tenant.id, recipients),
+		...acceptStatements(
+			deps.db,
+			accepted.map((p) => p.row),
+			deps.now,
+		),
+	];
+	let deliveryIds: string[];
+	try {
+		deliveryIds = deliveryIdsOf(await runBatch(deps.db, writes));
+	} catch (err) {
+		if (!isGuardAbort(err)) throw err;
+		const stored = claim ? await storedOutcome(deps.db, claim, deps.now) : null;
+		if (stored?.kind === "replay") return { replayed: true, response: stored.response, accepted: 0 };
+		refuseSuppressed(prepared, errors, await suppressedAmong(deps.db, deps.tenant.id, recipients));
+		throwUnlessPermissive(errors, mode);
+		if (retried && claim) {
+			throw new ApiError(
+				"concurrent_idempotent_requests",
+				"Same idempotency key used while original request is still in progress. Try the request again later.",
+			);
+		}
+		if (retried) throw err;
+		return acceptOptimistically(deps, prepared, errors, mode, claim, true);
+	}
+	await enqueue(deps, accepted);
+	await enqueueDeliveries(deps.webhookQueue, deliveryIds);
+	return { replayed: false, response, accepted: accepted.length };
+}
+
+/**
+ * For each chunk of recipients, a no-op UPDATE of the tenant's suppressions among them (it writes nothing: each
+ * matched row keeps its value) and a guard that aborts the batch when it matched any.
+ */
+function suppressionGuards(db: Db, tenantId: string, recipients: string[]): Statement[] {
+	return chunk(recipients, MAX_BOUND_PARAMETERS - 1).flatMap((addresses) => [
+		db
+			.update(suppressions)
+			.set({ reason: sql`${suppressions.reason}` })
+			.where(and(eq(suppressions.tenantId, tenantId), inArray(suppressions.email, addresses))),
+		abortUnless(db, "changes() = 0"),
+	]);
+}
+
+function recipientsOf(prepared: Map<number, Prepared>): string[] {
+	return [...new Set([...prepared.values()].flatMap((p) => p.recipients))];
+}
+
+function suppressionReads(db: Db, tenantId: string, recipients: string[]) {
+	return chunk(recipients, MAX_BOUND_PARAMETERS - 1).map((addresses) =>
+		db
 			.select({ email: suppressions.email, reason: suppressions.reason })
 			.from(suppressions)
-			.where(and(eq(suppressions.tenantId, deps.tenant.id), inArray(suppressions.email, addresses))),
+			.where(and(eq(suppressions.tenantId, tenantId), inArray(suppressions.email, addresses))),
 	);
+}
+
+async function suppressedAmong(db: Db, tenantId: string, recipients: string[]): Promise<Map<string, string>> {
+	const results = (await runBatch(db, suppressionReads(db, tenantId, recipients))) as { email: string; reason: string }[][];
+	return new Map(results.flat().map((row) => [row.email, row.reason]));
+}
+
+/** Moves every email with a suppressed recipient from `prepared` to `errors`. */
+function refuseSuppressed(prepared: Map<number, Prepared>, errors: Map<number, ApiError>, suppressed: Map<string, string>): void {
+	for (const [index, p] of prepared) {
+		const hit = p.recipients.find((r) => suppressed.has(r));
+		if (hit !== undefined) {
+			errors.set(index, new ApiError("validation_error", `${hit} is on the suppression list (${suppressed.get(hit)})`));
+			prepared.delete(index);
+		}
+	}
+}
+
+/** Templated, attachment-carrying and permissive requests: read (claim, suppressions, templates), then write. */
+async function acceptAfterReads(
+	deps: AcceptDeps,
+	prepared: Map<number, Prepared>,
+	errors: Map<number, ApiError>,
+	mode: ValidationMode,
+	claim: IdempotencyClaim | null,
+): Promise<AcceptResult> {
+	// Round trip 1: claim the idempotency key, look up suppressed recipients and read the named templates together.
+	const suppressionStatements = suppressionReads(deps.db, deps.tenant.id, recipientsOf(prepared));
 	const templateRefs = [...new Set([...prepared.values()].flatMap((p) => (p.template ? [p.template.ref] : [])))];
 	const templateReads = publishedTemplateReads(deps.db, deps.tenant.id, templateRefs);
 	const claimReads = claim ? claimStatements(deps.db, claim, deps.now) : [];
-	const reads = [...claimReads, ...suppressionReads, ...templateReads] as Statement[];
+	const reads = [...claimReads, ...suppressionStatements, ...templateReads] as Statement[];
 	const results = await runBatch(deps.db, reads);
 	if (claim) {
 		const outcome = interpretClaim(claim, results[1] as Parameters<typeof interpretClaim>[1]);
@@ -124,7 +251,7 @@ export async function acceptEmails(
 		throw deps.quotaExhausted;
 	}
 	const suppressed = new Map<string, string>();
-	const templatesStart = claimReads.length + suppressionReads.length;
+	const templatesStart = claimReads.length + suppressionStatements.length;
 	for (const rows of results.slice(claimReads.length, templatesStart) as { email: string; reason: string }[][]) {
 		for (const row of rows) suppressed.set(row.email, row.reason);
 	}
@@ -142,13 +269,7 @@ export async function acceptEmails(
 				prepared.delete(index);
 			}
 		}
-		for (const [index, p] of prepared) {
-			const hit = p.recipients.find((r) => suppressed.has(r));
-			if (hit !== undefined) {
-				errors.set(index, new ApiError("validation_error", `${hit} is on the suppression list (${suppressed.get(hit)})`));
-				prepared.delete(index);
-			}
-		}
+		refuseSuppressed(prepared, errors, suppressed);
 		throwUnlessPermissive(errors, mode);
 
 		const accepted = [...prepared.values()];
@@ -161,7 +282,7 @@ export async function acceptEmails(
 			deliveryIds = deliveryIdsOf(await runBatch(deps.db, writes));
 		} catch (err) {
 			await deleteBlobs(deps.attachments, accepted);
-			if (isClaimLost(err)) {
+			if (isGuardAbort(err)) {
 				throw new ApiError(
 					"concurrent_idempotent_requests",
 					"Same idempotency key used while original request is still in progress. Try the request again later.",

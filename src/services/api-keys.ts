@@ -6,6 +6,7 @@ import { ApiError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
 import { isUuid, newApiKeyToken, newId } from "../lib/ids";
 import { iso } from "../lib/time";
+import { forgetTenant } from "./auth-cache";
 
 export type NewApiKey = { id: string; token: string };
 
@@ -63,7 +64,22 @@ export async function updateApiKey(
 		.set({ name: input.name ?? current.name, permission, domainId })
 		.where(and(eq(apiKeys.id, id), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
 		.returning();
+	forgetTenant(tenantId);
 	return row;
+}
+
+/**
+ * Revokes a key. Scoped by tenant when `tenantId` is given (self-service); unscoped for the admin API.
+ * Returns false when no such live key exists.
+ */
+export async function revokeApiKey(db: Db, id: string, now: number, tenantId?: string): Promise<boolean> {
+	const rows = await db
+		.update(apiKeys)
+		.set({ revokedAt: now })
+		.where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), tenantId ? eq(apiKeys.tenantId, tenantId) : undefined))
+		.returning({ tenantId: apiKeys.tenantId });
+	for (const row of rows) forgetTenant(row.tenantId);
+	return rows.length > 0;
 }
 
 /** What a listing shows of a key: never the token or its hash. */

@@ -24,6 +24,7 @@ import { newSortableId } from "../lib/ids";
 import { iso, isoOrNull } from "../lib/time";
 import type { ProviderModule, ProviderSettings } from "../providers/types";
 import type { DomainCreate, DomainUpdate } from "../schemas/domain";
+import { forgetTenant } from "./auth-cache";
 
 export const DOMAIN_LIMITS = {
 	/** Domains per tenant: keeps the verified list that authentication loads small. */
@@ -107,6 +108,7 @@ export async function updateDomain(db: Db, tenantId: string, id: string, input: 
 		})
 		.where(and(eq(domains.id, id), eq(domains.tenantId, tenantId)))
 		.returning();
+	forgetTenant(tenantId);
 	return row;
 }
 
@@ -116,6 +118,7 @@ export async function deleteDomain(db: Db, tenantId: string, id: string): Promis
 		.delete(domains)
 		.where(and(eq(domains.id, id), eq(domains.tenantId, tenantId)))
 		.returning({ id: domains.id });
+	forgetTenant(tenantId);
 	return rows.length > 0;
 }
 
@@ -163,6 +166,7 @@ function checkStatement(db: Db, row: DomainRow, check: OwnershipCheck, now: numb
 async function recordCheck(db: Db, row: DomainRow, check: OwnershipCheck, now: number, restart: boolean): Promise<DomainRow | undefined> {
 	try {
 		const [updated] = await checkStatement(db, row, check, now, restart);
+		if (updated?.status === "verified") forgetTenant(row.tenantId);
 		return updated ?? (await findDomain(db, row.tenantId, row.id));
 	} catch (e) {
 		if (!isUniqueViolation(e) || check.outcome !== "verified") throw e;

@@ -11,10 +11,14 @@
  *
  * A row owned by someone else answers: completed + same body → replay; different body → 409
  * `invalid_idempotent_request`; still in flight → 409 `concurrent_idempotent_requests`.
+ *
+ * Plain sends skip step 1 (src/services/accept.ts, the optimistic path): their write batch inserts the key already
+ * completed (`completedKeyStatement`), guarded like step 2, and only when that guard aborts is the row read
+ * (`storedOutcome`) to answer the replay or the 409.
  */
 import { and, eq, lte, or, sql } from "drizzle-orm";
 import { IDEMPOTENCY_IN_FLIGHT_MS, IDEMPOTENCY_TTL_MS } from "../config";
-import type { Db, Statement } from "../db/client";
+import { abortUnless, type Db, type Statement } from "../db/client";
 import { idempotencyKeys } from "../db/schema";
 import { ApiError } from "../errors";
 import { canonicalJson, sha256Hex } from "../lib/crypto";
@@ -69,13 +73,55 @@ export function claimStatements(db: Db, claim: IdempotencyClaim, now: number): [
 		.onConflictDoUpdate({
 			target: [idempotencyKeys.tenantId, idempotencyKeys.endpoint, idempotencyKeys.key],
 			set: fresh,
-			setWhere: or(
-				lte(idempotencyKeys.expiresAt, now),
-				and(eq(idempotencyKeys.state, "in_flight"), lte(idempotencyKeys.createdAt, now - IDEMPOTENCY_IN_FLIGHT_MS)),
-			),
+			setWhere: takeable(now),
 		});
 	const read = db.select().from(idempotencyKeys).where(rowOf(claim)).limit(1);
 	return [upsert, read];
+}
+
+/** A row another request may take over: expired, or in flight so long that its request must have crashed. */
+function takeable(now: number) {
+	return or(
+		lte(idempotencyKeys.expiresAt, now),
+		and(eq(idempotencyKeys.state, "in_flight"), lte(idempotencyKeys.createdAt, now - IDEMPOTENCY_IN_FLIGHT_MS)),
+	);
+}
+
+/**
+ * The optimistic path's key: inserted completed with the response, or taking over a takeable row; a live row of
+ * anyone else's is left alone, which the guard after it (`claimGuardStatement`) turns into an aborted batch.
+ */
+export function completedKeyStatement(db: Db, claim: IdempotencyClaim, response: StoredResponse, now: number): Statement {
+	const completed = {
+		requestHash: claim.requestHash,
+		state: "completed" as const,
+		owner: claim.owner,
+		responseStatus: response.status,
+		responseBody: response.body,
+		createdAt: now,
+		expiresAt: now + IDEMPOTENCY_TTL_MS,
+	};
+	return db
+		.insert(idempotencyKeys)
+		.values({ tenantId: claim.tenantId, endpoint: claim.endpoint, key: claim.key, ...completed })
+		.onConflictDoUpdate({
+			target: [idempotencyKeys.tenantId, idempotencyKeys.endpoint, idempotencyKeys.key],
+			set: completed,
+			setWhere: takeable(now),
+		});
+}
+
+/**
+ * What a live row of the key says about this request, read after the optimistic write aborted: the replay, or the
+ * 409 `interpretClaim` throws; null when there is no live row (it expired or was released in between).
+ */
+export async function storedOutcome(db: Db, claim: IdempotencyClaim, now: number): Promise<ClaimResult | null> {
+	const [row] = await db
+		.select()
+		.from(idempotencyKeys)
+		.where(and(rowOf(claim), sql`NOT (${takeable(now)})`))
+		.limit(1);
+	return row ? interpretClaim(claim, [row]) : null;
 }
 
 export function interpretClaim(claim: IdempotencyClaim, readBack: (typeof idempotencyKeys.$inferSelect)[]): ClaimResult {
@@ -111,17 +157,9 @@ export async function releaseClaim(db: Db, claim: IdempotencyClaim): Promise<voi
 }
 
 /**
- * Placed right after `completeStatement` in the accept batch: aborts the whole batch (D1 batches are
- * transactions) unless that UPDATE changed our row, i.e. unless this request still owned the key. SQLite has no
- * RAISE outside triggers; `json()` of invalid text throws, which is the portable way to fail a statement.
- * The SQL is constant: drizzle cannot bind parameters of a raw statement inside a batch.
+ * Placed right after `completeStatement` or `completedKeyStatement` in the accept batch: aborts the whole batch
+ * unless that statement wrote our row, i.e. unless this request (still) owns the key.
  */
 export function claimGuardStatement(db: Db): Statement {
-	return db.run(sql.raw("SELECT CASE WHEN changes() = 1 THEN 1 ELSE json('idempotency claim lost') END"));
-}
-
-/** True for the error `claimGuardStatement` raises (D1 reports it as malformed JSON). */
-export function isClaimLost(err: unknown): boolean {
-	const text = (e: unknown): string => (e instanceof Error ? `${e.message} ${text(e.cause)}` : String(e ?? ""));
-	return /malformed JSON/i.test(text(err));
+	return abortUnless(db, "changes() = 1");
 }

@@ -5,6 +5,7 @@ import type { Db } from "../db/client";
 import { apiKeys, type Rate, type TenantRow, tenants } from "../db/schema";
 import { newId } from "../lib/ids";
 import { iso } from "../lib/time";
+import { forgetTenant } from "./auth-cache";
 import { endpointDeletion } from "./webhook-endpoints";
 
 export type TenantInput = {
@@ -50,6 +51,7 @@ export async function updateTenant(db: Db, id: string, input: Partial<TenantInpu
 		})
 		.where(and(eq(tenants.id, id), isNull(tenants.deletedAt)))
 		.returning();
+	forgetTenant(id);
 	return row;
 }
 
@@ -72,6 +74,7 @@ export async function deleteTenant(db: Db, id: string, now: number): Promise<boo
 			.where(and(eq(apiKeys.tenantId, id), isNull(apiKeys.revokedAt))),
 		...endpointDeletion(db, { tenantId: id }, now),
 	]);
+	forgetTenant(id);
 	return deleted.length > 0;
 }
 

@@ -33,6 +33,20 @@ describe("POST /emails/batch", () => {
 		expect(await counts(t.tenantId)).toEqual({ emails: 0, events: 0, idempotency: 0 });
 	});
 
+	it("refuses a strict batch with a suppressed recipient, naming its index, and writes nothing", async () => {
+		const t = await seedTenant();
+		await call("POST", "/suppressions", { key: t.key, body: { email: "gone@example.org" } });
+		const res = await call<ErrorBody>("POST", "/emails/batch", {
+			key: t.key,
+			headers: { "Idempotency-Key": "strict-suppressed" },
+			body: [email(t), email(t), email(t, { cc: "gone@example.org" })],
+		});
+		expect(res.status).toBe(422);
+		expect(res.body.name).toBe("validation_error");
+		expect(res.body.message).toMatch(/^emails\[2\]: gone@example.org is on the suppression list/);
+		expect(await counts(t.tenantId)).toEqual({ emails: 0, events: 0, idempotency: 0 });
+	});
+
 	it("accepts the valid emails in permissive mode and lists the invalid ones by index", async () => {
 		const t = await seedTenant();
 		await call("POST", "/suppressions", { key: t.key, body: { email: "gone@example.org" } });

@@ -53,14 +53,15 @@ describe("POST /emails", () => {
 
 	it("writes nothing and answers 500 in the documented shape when the D1 write fails", async () => {
 		const t = await seedTenant();
-		failNthBatch(2, "D1 is unavailable");
+		// A plain send's one batch: the key, the suppression probe and the row together.
+		failNthBatch(1, "D1 is unavailable");
 		const send = vi.spyOn(env.SEND_QUEUE, "send");
 		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, body: email(t), headers: { "Idempotency-Key": "d1-down" } });
 		vi.restoreAllMocks();
 		expect(res.status).toBe(500);
 		expect(res.body).toEqual({ statusCode: 500, name: "internal_server_error", message: "An unexpected error occurred." });
 		expect(send).not.toHaveBeenCalled();
-		// The claim was released, so the client's retry with the same key succeeds at once.
+		// Nothing was written, the key included, so the client's retry with the same key succeeds at once.
 		expect(await counts(t.tenantId)).toEqual({ emails: 0, events: 0, idempotency: 0 });
 		const retry = await call("POST", "/emails", { key: t.key, body: email(t), headers: { "Idempotency-Key": "d1-down" } });
 		expect(retry.status).toBe(200);

@@ -66,6 +66,18 @@ describe("Idempotency-Key on POST /emails", () => {
 		expect((await counts(t.tenantId)).emails).toBe(1);
 	});
 
+	it("accepts one email for concurrent plain sends with the same key, the others answered with its id", async () => {
+		const t = await seedTenant();
+		const body = email(t);
+		const all = await Promise.all(
+			Array.from({ length: 5 }, () => call<{ id: string }>("POST", "/emails", { key: t.key, body, headers: key("race") })),
+		);
+		expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+		expect(new Set(all.map((r) => r.body.id)).size).toBe(1);
+		expect(all.filter((r) => r.headers.get("idempotent-replayed") === "true")).toHaveLength(4);
+		expect(await counts(t.tenantId)).toEqual({ emails: 1, events: 0, idempotency: 1 });
+	});
+
 	it("lets a retry take over a key whose first request crashed in flight", async () => {
 		const t = await seedTenant();
 		const body = email(t);
