@@ -4,10 +4,17 @@ import { handleScheduled } from "./cron";
 import { benchMetricsEnabled, instrumented, type Phase } from "./lib/bench-metrics";
 import { limiterFaultRate, withLimiterFaults } from "./lib/chaos-faults";
 import { handleQueue } from "./queue";
+import { queueRole } from "./queue/names";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 
 const app = createApp();
+
+/** Which phase of the pipeline a queue batch belongs to: sending (either lane), or webhooks and the rest. */
+function queuePhase(queue: string): Phase {
+	const role = queueRole(queue);
+	return role === "send" || role === "sendBulk" ? "consume" : "webhook";
+}
 
 /** Which phase of the pipeline a request belongs to, for the benchmark's counters. */
 function phaseOf(request: Request): Phase {
@@ -20,7 +27,7 @@ function phaseOf(request: Request): Phase {
 export default {
 	fetch: (request, env, ctx) => app.fetch(request, benchMetricsEnabled(env) ? instrumented(env, phaseOf(request)) : env, ctx),
 	queue: (batch, env, ctx) => {
-		const measured = benchMetricsEnabled(env) ? instrumented(env, batch.queue === "mailroom-send" ? "consume" : "webhook") : env;
+		const measured = benchMetricsEnabled(env) ? instrumented(env, queuePhase(batch.queue)) : env;
 		const faults = limiterFaultRate(env);
 		return handleQueue(batch, faults > 0 ? withLimiterFaults(measured, faults) : measured, ctx);
 	},

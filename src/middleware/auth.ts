@@ -24,6 +24,7 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
 		apiKeyId: found.id,
 		permission: found.permission,
 		keyDomainId: found.domainId,
+		keyPriority: found.priority,
 		verifiedDomains: found.verifiedDomains,
 	});
 	await next();

@@ -11,6 +11,7 @@ import { buildMime, messageIdOf } from "../lib/mime";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
 import { quotaExceeded } from "../middleware/rate-limit";
+import { sendQueues } from "../queue/lanes";
 import {
 	BatchEmailItem,
 	BatchHeaders,
@@ -27,7 +28,6 @@ import {
 	SendEmailResponse,
 	UpdateEmailRequest,
 } from "../schemas/email";
-import type { SendQueueMessage } from "../schemas/queue";
 import { zodToApiError } from "../schemas/validation";
 import { type AcceptDeps, type AcceptItem, type AcceptResult, acceptEmails } from "../services/accept";
 import { toEmailObject } from "../services/email-object";
@@ -47,10 +47,11 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 	return {
 		db: getDb(c.env.DB),
 		attachments: c.env.ATTACHMENTS,
-		sendQueue: c.env.SEND_QUEUE as Queue<SendQueueMessage>,
+		sendQueues: sendQueues(c.env),
 		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
 		config: getConfig(c.env),
 		tenant: c.get("auth").tenant,
+		keyPriority: c.get("auth").keyPriority,
 		senders: senderRulesOf(c.get("auth")),
 		now: Date.now(),
 		quotaExhausted: exhausted ? quotaExceeded(exhausted) : undefined,
@@ -60,7 +61,7 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 function emailChangeDeps(c: Context<AppEnv>, tenantId: string) {
 	return {
 		db: getDb(c.env.DB),
-		sendQueue: c.env.SEND_QUEUE as Queue<SendQueueMessage>,
+		sendQueues: sendQueues(c.env),
 		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
 		tenantId,
 		now: Date.now(),
