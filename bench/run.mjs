@@ -37,6 +37,7 @@ import { ensureAssetsDirectory } from "../scripts/lib/console-build.mjs";
 import { PROJECT_ROOT } from "../scripts/lib/dev-server.mjs";
 import { localCertificate, startSmtpCatcher } from "../scripts/lib/smtp-catcher.mjs";
 import { importWorkerModule } from "../scripts/lib/worker-code.mjs";
+import { measureLanes } from "./lanes.mjs";
 import { machine, options, startBenchServer } from "./lib.mjs";
 import { measureRender } from "./render.mjs";
 import { orderConfirmationTemplate, orderValues } from "./template-fixture.mjs";
@@ -464,6 +465,9 @@ if (want("smtp")) {
 	};
 	results.mime_build_us_per_email = { small: timePerEmail(base, 5000), html_and_100kib_attachment: timePerEmail(large, 500) };
 }
+
+// 7. Priority lanes (bench/lanes.mjs; only when asked: --phases lanes).
+if (want("lanes")) results.lanes = await measureLanes();
 
 results.load_average_end = Number(loadavg()[0].toFixed(2));
 // A run of some phases keeps the other phases' last numbers.
