@@ -18,41 +18,22 @@
  *
  * Run alone, it writes its figures under `lanes` in bench/results.json, keeping every other key.
  */
-import { randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
 import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PROJECT_ROOT } from "../scripts/lib/dev-server.mjs";
-import { machine, options, startBenchServer } from "./lib.mjs";
+import { machine, options, startBenchServer, startFakeResend } from "./lib.mjs";
 
-const DEFAULTS = { "bulk-emails": 10_000, "high-sends": 40, "interval-ms": 250, "latency-ms": 20 };
+/** The options and their defaults (bench/run.mjs passes them with its own --latency-ms). */
+export const LANES_DEFAULTS = { "bulk-emails": 10_000, "high-sends": 40, "interval-ms": 250, "latency-ms": 20 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** A fake Resend that notes when it answered each email (its id is the Idempotency-Key). */
-async function startProvider(latencyMs) {
-	const answered = new Map();
-	const server = createServer((req, res) => {
-		req.resume();
-		req.on("end", () => {
-			const key = String(req.headers["idempotency-key"]);
-			setTimeout(() => {
-				res.writeHead(200, { "content-type": "application/json" });
-				res.end(JSON.stringify({ id: `re_${randomUUID()}` }));
-				if (!answered.has(key)) answered.set(key, performance.now());
-			}, latencyMs);
-		});
-	});
-	await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-	return { url: `http://127.0.0.1:${server.address().port}`, answered, close: () => new Promise((r) => server.close(r)) };
-}
 
 const percentile = (sorted, p) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0);
 
 /** One scenario on a fresh server: the backlog (`backlog` priority, or none), then the high sends while it drains. */
 async function scenario(o, backlog) {
-	const provider = await startProvider(o["latency-ms"]);
+	const provider = await startFakeResend(o["latency-ms"]);
 	const server = await startBenchServer({
 		PROVIDERS: "resend",
 		RESEND_API_KEY: "re_bench",
@@ -86,7 +67,7 @@ async function scenario(o, backlog) {
 				for (const { id } of (await post("/emails/batch", body)).data) bulkIds.add(id);
 			}
 		}
-		const bulkSent = () => [...bulkIds].filter((id) => provider.answered.has(id)).length;
+		const bulkSent = () => [...bulkIds].filter((id) => provider.answeredAt.has(id)).length;
 		const highs = [];
 		for (let i = 0; i < o["high-sends"]; i++) {
 			const { id } = await post("/emails", {
@@ -100,13 +81,13 @@ async function scenario(o, backlog) {
 			await sleep(o["interval-ms"]);
 		}
 		const deadline = Date.now() + 20 * 60_000;
-		while (highs.some((h) => !provider.answered.has(h.id)) && Date.now() < deadline) await sleep(50);
+		while (highs.some((h) => !provider.answeredAt.has(h.id)) && Date.now() < deadline) await sleep(50);
 		const latencies = highs
-			.filter((h) => provider.answered.has(h.id))
-			.map((h) => provider.answered.get(h.id) - h.acceptedAt)
+			.filter((h) => provider.answeredAt.has(h.id))
+			.map((h) => provider.answeredAt.get(h.id) - h.acceptedAt)
 			.sort((a, b) => a - b);
-		const lastHigh = Math.max(...highs.map((h) => provider.answered.get(h.id) ?? 0));
-		const bulkWhenLastHighSent = [...bulkIds].filter((id) => (provider.answered.get(id) ?? Number.POSITIVE_INFINITY) <= lastHigh).length;
+		const lastHigh = Math.max(...highs.map((h) => provider.answeredAt.get(h.id) ?? 0));
+		const bulkWhenLastHighSent = [...bulkIds].filter((id) => (provider.answeredAt.get(id) ?? Number.POSITIVE_INFINITY) <= lastHigh).length;
 		return {
 			high_sends: highs.length,
 			high_sent: latencies.length,
@@ -125,9 +106,8 @@ async function scenario(o, backlog) {
 	}
 }
 
-/** The three scenarios, for `results.lanes`. */
-export async function measureLanes(overrides = {}) {
-	const o = { ...options(DEFAULTS), ...overrides };
+/** The three scenarios, for `results.lanes`; `o` as `LANES_DEFAULTS`. */
+export async function measureLanes(o = LANES_DEFAULTS) {
 	const started = loadavg()[0];
 	const idle = await scenario(o, null);
 	const bulkLane = await scenario(o, "bulk");
@@ -146,7 +126,7 @@ export async function measureLanes(overrides = {}) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-	const lanes = await measureLanes();
+	const lanes = await measureLanes(options(LANES_DEFAULTS));
 	const file = path.join(PROJECT_ROOT, "bench", "results.json");
 	const previous = JSON.parse(await readFile(file, "utf8").catch(() => "{}"));
 	await writeFile(file, `${JSON.stringify({ ...previous, lanes }, null, "\t")}\n`);

@@ -1,20 +1,13 @@
 /** The Worker's entry: wires the HTTP app, the queue consumers and the crons; exports the Durable Object. */
 import { createApp } from "./app";
 import { handleScheduled } from "./cron";
-import { benchMetricsEnabled, instrumented, type Phase } from "./lib/bench-metrics";
+import { benchMetricsEnabled, instrumented, type Phase, queuePhase } from "./lib/bench-metrics";
 import { limiterFaultRate, withLimiterFaults } from "./lib/chaos-faults";
 import { handleQueue } from "./queue";
-import { queueRole } from "./queue/names";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 
 const app = createApp();
-
-/** Which phase of the pipeline a queue batch belongs to: sending (either lane), or webhooks and the rest. */
-function queuePhase(queue: string): Phase {
-	const role = queueRole(queue);
-	return role === "send" || role === "sendBulk" ? "consume" : "webhook";
-}
 
 /** Which phase of the pipeline a request belongs to, for the benchmark's counters. */
 function phaseOf(request: Request): Phase {

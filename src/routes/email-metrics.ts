@@ -1,5 +1,6 @@
 /**
- * `GET /emails/metrics` in Resend's shape, counted from the same events as `/analytics` (src/services/event-counts.ts).
+ * `GET /emails/metrics` in Resend's shape, counted from the same events as `/analytics` (src/services/event-counts.ts):
+ * by cohort, each email's events in the period the email was accepted.
  *
  * Counts: `sent`, `delivered`, `delivery_delayed`, `complained`, `opened`, `clicked` are events of those types;
  * `bounced` every bounce, split into `bounced_permanent` (hard), `bounced_transient` (soft) and `bounced_undetermined`
@@ -12,14 +13,13 @@
  * broadcasts here).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { count, countDistinct, type SQL, sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { getDb } from "../db/client";
-import { emailEvents } from "../db/schema";
 import { ApiError } from "../errors";
 import { isUuid } from "../lib/ids";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
-import { eventsWhere } from "../services/event-counts";
+import { cohortEvents } from "../services/event-counts";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
 export const emailMetricsRoutes = createRouter();
@@ -106,16 +106,16 @@ function parseDate(text: string, endOfDay: boolean): number {
 
 /** The SQL period key of an event and the start (epoch ms) of the period a key names. */
 const PERIODS: Record<Granularity, { key: SQL<number>; start: (key: number) => number; next: (start: number) => number }> = {
-	hourly: { key: sql<number>`CAST(${emailEvents.at} / 3600000 AS INTEGER)`, start: (k) => k * 3_600_000, next: (s) => s + 3_600_000 },
-	daily: { key: sql<number>`CAST(${emailEvents.at} / 86400000 AS INTEGER)`, start: (k) => k * DAY_MS, next: (s) => s + DAY_MS },
+	hourly: { key: sql<number>`CAST(at / 3600000 AS INTEGER)`, start: (k) => k * 3_600_000, next: (s) => s + 3_600_000 },
+	daily: { key: sql<number>`CAST(at / 86400000 AS INTEGER)`, start: (k) => k * DAY_MS, next: (s) => s + DAY_MS },
 	// Day 0 (1970-01-01) was a Thursday: +3 makes weeks start on Monday.
 	weekly: {
-		key: sql<number>`CAST((CAST(${emailEvents.at} / 86400000 AS INTEGER) + 3) / 7 AS INTEGER)`,
+		key: sql<number>`CAST((CAST(at / 86400000 AS INTEGER) + 3) / 7 AS INTEGER)`,
 		start: (k) => (k * 7 - 3) * DAY_MS,
 		next: (s) => s + 7 * DAY_MS,
 	},
 	monthly: {
-		key: sql<number>`CAST(strftime('%Y', ${emailEvents.at} / 1000, 'unixepoch') AS INTEGER) * 12 + CAST(strftime('%m', ${emailEvents.at} / 1000, 'unixepoch') AS INTEGER) - 1`,
+		key: sql<number>`CAST(strftime('%Y', at / 1000, 'unixepoch') AS INTEGER) * 12 + CAST(strftime('%m', at / 1000, 'unixepoch') AS INTEGER) - 1`,
 		start: (k) => Date.UTC(Math.floor(k / 12), k % 12, 1),
 		next: (s) => {
 			const d = new Date(s);
@@ -126,9 +126,9 @@ const PERIODS: Record<Granularity, { key: SQL<number>; start: (key: number) => n
 
 /** Which metric an event counts for: bounces by type, failures caused by a suppressed recipient apart. */
 const KIND = sql<string>`CASE
-	WHEN ${emailEvents.type} = 'bounced' THEN 'bounced_' || CASE json_extract(${emailEvents.detail}, '$.bounce_type') WHEN 'hard' THEN 'permanent' WHEN 'soft' THEN 'transient' ELSE 'undetermined' END
-	WHEN ${emailEvents.type} = 'failed' AND json_extract(${emailEvents.detail}, '$.reason') LIKE 'suppressed recipient%' THEN 'suppressed'
-	ELSE ${emailEvents.type} END`;
+	WHEN type = 'bounced' THEN 'bounced_' || CASE json_extract(detail, '$.bounce_type') WHEN 'hard' THEN 'permanent' WHEN 'soft' THEN 'transient' ELSE 'undetermined' END
+	WHEN type = 'failed' AND json_extract(detail, '$.reason') LIKE 'suppressed recipient%' THEN 'suppressed'
+	ELSE type END`;
 
 const COUNTED_TYPES = ["sent", "delivered", "delivery_delayed", "bounced", "complained", "opened", "clicked", "failed"];
 
@@ -214,21 +214,20 @@ emailMetricsRoutes.openapi(
 		}
 
 		const db = getDb(c.env.DB);
-		const where = eventsWhere(c.get("auth").tenant.id, start, end, {
+		const events = cohortEvents(c.get("auth").tenant.id, start, end, {
 			types: COUNTED_TYPES,
 			...(q.email_id.length > 0 ? { emailIds: q.email_id } : {}),
 		});
-		const totalsQuery = db
-			.select({ kind: KIND, n: count(), unique: countDistinct(emailEvents.emailId) })
-			.from(emailEvents)
-			.where(where)
-			.groupBy(KIND);
-		const periodQuery = db
-			.select({ key: period.key, kind: KIND, n: count(), unique: countDistinct(emailEvents.emailId) })
-			.from(emailEvents)
-			.where(where)
-			.groupBy(period.key, KIND);
-		const [totalRows, periodRows] = byPeriod ? await db.batch([totalsQuery, periodQuery]) : [await totalsQuery, []];
+		type Row = { key: number; kind: string; n: number; unique: number };
+		const periodRows = await db.all<Row>(
+			sql`${events} SELECT ${byPeriod ? period.key : sql`0`} AS key, ${KIND} AS kind, count(*) AS n, count(DISTINCT email_id) AS "unique" FROM ev GROUP BY 1, 2`,
+		);
+		// Unique counts do not add up across periods: the totals are counted over the whole range.
+		const totalRows = byPeriod
+			? await db.all<Row>(
+					sql`${events} SELECT 0 AS key, ${KIND} AS kind, count(*) AS n, count(DISTINCT email_id) AS "unique" FROM ev GROUP BY 2`,
+				)
+			: periodRows;
 
 		const metrics: Metric[] = q.metrics.length > 0 ? [...new Set(q.metrics)] : [...METRICS];
 		const totals: KindCounts = new Map(totalRows.map((r) => [r.kind, { n: r.n, unique: r.unique }]));
