@@ -169,10 +169,14 @@ export function addUsages(usages) {
 	};
 }
 
-/** A fake Resend: answers `{id}` after `latencyMs`; records the time and idempotency key of every call. */
+/**
+ * A fake Resend: answers `{id}` after `latencyMs`; records the time and idempotency key of every call, and when it
+ * first answered each key (`answeredAt`: Mailroom's email id is the key, so this is when the email was sent).
+ */
 export async function startFakeResend(latencyMs = 0) {
 	const calls = [];
 	const byKey = new Map();
+	const answeredAt = new Map();
 	const server = createServer((req, res) => {
 		req.resume();
 		req.on("end", () => {
@@ -182,6 +186,7 @@ export async function startFakeResend(latencyMs = 0) {
 			setTimeout(() => {
 				res.writeHead(200, { "content-type": "application/json" });
 				res.end(JSON.stringify({ id: `re_${calls.length}` }));
+				if (!answeredAt.has(key)) answeredAt.set(key, performance.now());
 			}, latencyMs);
 		});
 	});
@@ -189,6 +194,7 @@ export async function startFakeResend(latencyMs = 0) {
 	return {
 		url: `http://127.0.0.1:${server.address().port}`,
 		calls,
+		answeredAt,
 		duplicates: () => [...byKey.values()].filter((n) => n > 1).length,
 		close: () => new Promise((resolve) => server.close(resolve)),
 	};

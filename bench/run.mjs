@@ -23,12 +23,16 @@
  * 5. SMTP: --smtp-emails emails accepted by batch and sent by the consumer over STARTTLS with AUTH to a local SMTP
  *    server (scripts/lib/smtp-catcher.mjs), emails/s, with connection reuse and without, and the time `buildMime`
  *    takes per email.
+ * 6. Lanes, only when asked (`--phases lanes`, or `npm run bench:lanes`: it drains 10,000 emails three times):
+ *    accept→sent of single high-priority sends idle, under a bulk backlog in the bulk lane, and behind the same
+ *    backlog in one lane (bench/lanes.mjs).
  * Then the cost per 1,000,000 delivered emails (bench/cost.mjs, prices in bench/prices.json) from those counts.
  *
  *   node bench/run.mjs [--seconds 10] [--warmup 2] [--rounds 3] [--emails 5000] [--latency-ms 20]
- *     [--smtp-emails 1000] [--phases accept,batch,pipeline,bundle,smtp] [--compare [--write]] [--threshold 10]
+ *     [--smtp-emails 1000] [--phases accept,batch,pipeline,bundle,smtp[,lanes]] [--compare [--write]] [--threshold 10]
  *
- * Writes bench/results.json (a run of some phases keeps the other phases' numbers) and prints tables. With
+ * Writes bench/results.json (a run of some phases keeps the other phases' numbers, and a run without lanes keeps the
+ * last lanes figures) and prints tables. With
  * `--compare` it prints each number's change against the committed results.json instead and writes nothing unless
  * `--write` is given too.
  */
@@ -47,6 +51,7 @@ import { localCertificate, startSmtpCatcher } from "../scripts/lib/smtp-catcher.
 import { importWorkerModule } from "../scripts/lib/worker-code.mjs";
 import { committedResults, compareResults, formatComparison } from "./compare.mjs";
 import { costScenarios } from "./cost.mjs";
+import { LANES_DEFAULTS, measureLanes } from "./lanes.mjs";
 import {
 	acceptOnlyConfig,
 	addUsages,
@@ -80,7 +85,8 @@ const opts = options({
 	write: false,
 	threshold: 10,
 });
-const ALL_PHASES = ["accept", "batch", "pipeline", "bundle", "smtp"];
+const DEFAULT_PHASES = ["accept", "batch", "pipeline", "bundle", "smtp"];
+const ALL_PHASES = [...DEFAULT_PHASES, "lanes"];
 const phases = new Set(String(opts.phases).split(","));
 for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`Unknown phase ${p}; phases: ${ALL_PHASES.join(", ")}`);
 const want = (phase) => phases.has(phase);
@@ -821,10 +827,17 @@ if (want("smtp")) {
 	results.mime_build_us_per_email = { small: timePerEmail(base, 5000), html_and_100kib_attachment: timePerEmail(large, 500) };
 }
 
+// 6. Priority lanes (bench/lanes.mjs; only when asked: --phases lanes), with this run's provider latency.
+if (want("lanes")) {
+	step("lanes: high sends idle, under a bulk backlog, behind the backlog in one lane");
+	results.lanes = await measureLanes({ ...LANES_DEFAULTS, "latency-ms": opts["latency-ms"] });
+}
+
 results.load_average_end = Number(loadavg()[0].toFixed(2));
 
-// A run of some phases keeps the other phases' last numbers; the cost table is computed from what is there.
-const merged = phases.size < ALL_PHASES.length ? { ...previous, ...results } : results;
+// A run of some phases keeps the other phases' last numbers (a full run, the lanes figures only, as lanes is not a
+// default phase); the cost table is computed from what is there.
+const merged = DEFAULT_PHASES.every(want) ? { ...results, lanes: results.lanes ?? previous.lanes } : { ...previous, ...results };
 merged.cost = costScenarios(merged, prices);
 const before = opts.compare ? (committedResults(PROJECT_ROOT) ?? previous) : null;
 if (!opts.compare || opts.write) await writeFile(resultsFile, `${JSON.stringify(merged, null, "\t")}\n`);

@@ -52,6 +52,8 @@ const ConfigSchema = z.object({
 	CIRCUIT_FAILURE_THRESHOLD: intVar(5, 1),
 	CIRCUIT_COOLDOWN_SECONDS: intVar(30, 1),
 	DNS_RESOLVER_URL: z.url().default("https://cloudflare-dns.com/dns-query"),
+	BULK_BATCH_THRESHOLD: intVar(10, 0),
+	BULK_RESERVE: z.coerce.number().min(0).max(1).default(0.2),
 });
 
 export type Config = {
@@ -80,6 +82,10 @@ export type Config = {
 	circuitCoolDownMs: number;
 	/** DNS-over-HTTPS endpoint (JSON API) that domain verification asks for TXT records. */
 	dnsResolverUrl: string;
+	/** A batch request of more than this many emails defaults to the bulk lane (README, "Priority lanes"). */
+	bulkBatchThreshold: number;
+	/** The fraction of every send bucket's burst that bulk sends leave to high and normal ones (services/pacing.ts). */
+	bulkReserve: number;
 };
 
 /**
@@ -188,6 +194,8 @@ export function getConfig(env: Env): Config {
 		circuitFailureThreshold: v.CIRCUIT_FAILURE_THRESHOLD,
 		circuitCoolDownMs: v.CIRCUIT_COOLDOWN_SECONDS * 1000,
 		dnsResolverUrl: v.DNS_RESOLVER_URL,
+		bulkBatchThreshold: v.BULK_BATCH_THRESHOLD,
+		bulkReserve: v.BULK_RESERVE,
 	};
 	cache.set(env, config);
 	return config;

@@ -1,5 +1,5 @@
 /** The Hono environment of every route: bindings from `wrangler types`, plus what auth puts on the context. */
-import type { ApiKeyPermission, TenantRow } from "./db/schema";
+import type { ApiKeyPermission, EmailPriority, TenantRow } from "./db/schema";
 import type { VerifiedDomain } from "./db/tenants";
 
 export type AuthContext = {
@@ -10,6 +10,8 @@ export type AuthContext = {
 	permission: ApiKeyPermission;
 	/** The one domain this key may send from (Resend's `domain_id`); null when unrestricted. */
 	keyDomainId: string | null;
+	/** The key's default priority lane for its sends; null when it has none. */
+	keyPriority: EmailPriority | null;
 	/** The tenant's verified domains, loaded with the key. */
 	verifiedDomains: VerifiedDomain[];
 };

@@ -72,6 +72,7 @@ export function emailRow(id: string, tenantId: string, input: SendInput, recipie
 		tenant_id: tenantId,
 		status: "queued",
 		last_event: "queued",
+		priority: "normal",
 		from_address: input.from,
 		to_addresses: JSON.stringify(input.to),
 		cc_addresses: "[]",

@@ -22,7 +22,7 @@
 import { and, asc, eq, gt, inArray, isNull, lt, lte, notInArray, or, sql } from "drizzle-orm";
 import { getConfig } from "../config";
 import { chunk, getDb, runBatch, type Statement } from "../db/client";
-import { emails } from "../db/schema";
+import { type EmailPriority, emails } from "../db/schema";
 import { mapWithConcurrency } from "../lib/concurrency";
 import { newId } from "../lib/ids";
 import { errorFields, log } from "../lib/log";
@@ -30,7 +30,7 @@ import { eventStatements, type ProviderEvent } from "../lifecycle/provider-event
 import { foundAtProvider, giveUpUnresolved, NOT_FOUND_EVENT, notFoundAtProvider, notSentAtProvider } from "../lifecycle/uncertain";
 import { isProviderName, PROVIDERS, type ProviderFactory, providerFactory } from "../providers/registry";
 import type { EmailProvider, LookupResult } from "../providers/types";
-import type { SendQueueMessage } from "../schemas/queue";
+import type { LaneMessage } from "../queue/lanes";
 import { limiterPacer, type Pacer } from "../services/pacing";
 import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "../services/webhook-fanout";
 import { enqueueSends } from "./enqueue";
@@ -55,6 +55,7 @@ type Candidate = {
 	recipients: string[];
 	sentAt: number | null;
 	attempts: number;
+	priority: EmailPriority;
 	/** When the current uncertain episode began (null for `sent` emails). */
 	episodeStart: number | null;
 	/** A lookup in this episode already found no trace of it. */
@@ -77,6 +78,7 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 		recipients: emails.recipients,
 		sentAt: emails.sentAt,
 		attempts: emails.attempts,
+		priority: emails.priority,
 	};
 	// `sent` emails are only worth a candidate slot where the provider can be asked (SMTP, Cloudflare Email Sending
 	// cannot): otherwise they would fill RECONCILE_LIMIT every run and starve the ones it can settle.
@@ -166,7 +168,7 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 		paced: 0,
 	};
 	const statements: Statement[] = [];
-	const requeue: SendQueueMessage[] = [];
+	const requeue: LaneMessage[] = [];
 	const asked: string[] = [];
 
 	// Uncertain emails past their time give up before any lookup.
@@ -221,7 +223,7 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 				if (row.status !== "uncertain") return;
 				if (row.notFoundInEpisode) {
 					counts.requeued += 1;
-					requeue.push({ v: 1, id: row.id, tenantId: row.tenantId });
+					requeue.push({ id: row.id, tenantId: row.tenantId, priority: row.priority });
 					statements.push(...notSentAtProvider(db, email, now));
 				} else {
 					statements.push(notFoundAtProvider(db, email, now));
@@ -254,7 +256,7 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 		statements.push(db.update(emails).set({ reconciledAt: now }).where(inArray(emails.id, ids)));
 	}
 	const results = await runBatch(db, statements);
-	await enqueueSends(env.SEND_QUEUE as Queue<SendQueueMessage>, requeue);
+	await enqueueSends(env, requeue);
 	await enqueueDeliveries(env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, deliveryIdsOf(results));
 	return counts;
 }

@@ -14,11 +14,10 @@
 import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 import { getConfig } from "../config";
 import { getDb, runBatch } from "../db/client";
-import { emails, webhookDeliveries } from "../db/schema";
+import { type EmailPriority, emails, webhookDeliveries } from "../db/schema";
 import { newId } from "../lib/ids";
 import { expireLeases } from "../lifecycle/attempts";
 import { idempotentProviders, providerFactory } from "../providers/registry";
-import type { SendQueueMessage } from "../schemas/queue";
 import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "../services/webhook-fanout";
 import { enqueueSends } from "./enqueue";
 
@@ -46,7 +45,7 @@ export async function recover(env: Env, now: number): Promise<Record<string, num
 						.limit(RECOVER_LIMIT),
 				),
 			)
-			.returning({ id: emails.id, tenantId: emails.tenantId }),
+			.returning({ id: emails.id, tenantId: emails.tenantId, priority: emails.priority }),
 		db
 			.select({ id: emails.id })
 			.from(emails)
@@ -77,13 +76,10 @@ export async function recover(env: Env, now: number): Promise<Record<string, num
 		),
 	);
 	// The expiry UPDATEs RETURN rows; their event INSERTs return none.
-	const moved = results.filter(Array.isArray).flat() as { id: string; tenantId: string; status: string }[];
+	const moved = results.filter(Array.isArray).flat() as { id: string; tenantId: string; status: string; priority: EmailPriority }[];
 	const requeued = moved.filter((r) => r.status === "queued");
 
-	await enqueueSends(env.SEND_QUEUE as Queue<SendQueueMessage>, [
-		...lost.map((r) => ({ v: 1 as const, id: r.id, tenantId: r.tenantId })),
-		...requeued.map((r) => ({ v: 1 as const, id: r.id, tenantId: r.tenantId })),
-	]);
+	await enqueueSends(env, [...lost, ...requeued]);
 	await enqueueDeliveries(env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, deliveryIdsOf([webhooks]));
 	return {
 		reenqueued: lost.length,

@@ -8,7 +8,6 @@ import { and, eq, inArray, isNull, lte } from "drizzle-orm";
 import { QUEUE_MAX_DELAY_SECONDS } from "../config";
 import { getDb } from "../db/client";
 import { emails } from "../db/schema";
-import type { SendQueueMessage } from "../schemas/queue";
 import { enqueueSends } from "./enqueue";
 
 export const RELEASE_LIMIT = 500;
@@ -36,11 +35,10 @@ export async function release(env: Env, now: number): Promise<Record<string, num
 					.limit(RELEASE_LIMIT),
 			),
 		)
-		.returning({ id: emails.id, tenantId: emails.tenantId, scheduledAt: emails.scheduledAt });
+		.returning({ id: emails.id, tenantId: emails.tenantId, priority: emails.priority, scheduledAt: emails.scheduledAt });
 	await enqueueSends(
-		env.SEND_QUEUE as Queue<SendQueueMessage>,
-		released.map((r) => ({ v: 1 as const, id: r.id, tenantId: r.tenantId })),
-		released.map((r) => Math.max(0, Math.ceil(((r.scheduledAt ?? now) - now) / 1000))),
+		env,
+		released.map((r) => ({ ...r, delaySeconds: Math.max(0, Math.ceil(((r.scheduledAt ?? now) - now) / 1000)) })),
 	);
 	return { released: released.length };
 }

@@ -38,6 +38,13 @@ export type ApiKeyPermission = (typeof API_KEY_PERMISSIONS)[number];
 
 export type Rate = { per_second: number; burst: number };
 
+/**
+ * An email's priority lane (README, "Priority lanes"): `high` and `normal` go through the transactional queue,
+ * `bulk` through its own; pacing serves `high` first and holds a reserve of every bucket back from `bulk`.
+ */
+export const EMAIL_PRIORITIES = ["high", "normal", "bulk"] as const;
+export type EmailPriority = (typeof EMAIL_PRIORITIES)[number];
+
 export const tenants = sqliteTable("tenants", {
 	id: text("id").primaryKey(),
 	name: text("name").notNull(),
@@ -65,6 +72,8 @@ export const apiKeys = sqliteTable(
 		permission: text("permission", { enum: API_KEY_PERMISSIONS }).notNull(),
 		/** A `sending_access` key restricted to one of the tenant's domains (Resend's `domain_id`): it sends from it only. */
 		domainId: text("domain_id"),
+		/** The priority of this key's sends that set none themselves; null: the batch-size default. */
+		priority: text("priority", { enum: EMAIL_PRIORITIES }),
 		/** Hex SHA-256 of the whole token; the token itself is never stored. */
 		keyHash: text("key_hash").notNull(),
 		createdAt: integer("created_at").notNull(),
@@ -96,6 +105,8 @@ export const emails = sqliteTable(
 		status: text("status", { enum: EMAIL_STATUSES }).notNull(),
 		/** Resend's `last_event`: the status, or the latest engagement event (opened, clicked). */
 		lastEvent: text("last_event").notNull(),
+		/** Chosen at accept, never changed: every re-enqueue (retry, recovery, release, requeue, replay) uses its lane. */
+		priority: text("priority", { enum: EMAIL_PRIORITIES }).notNull().default("normal"),
 		from: text("from_address").notNull(),
 		to: text("to_addresses", { mode: "json" }).$type<string[]>().notNull(),
 		cc: text("cc_addresses", { mode: "json" }).$type<string[]>().notNull(),

@@ -1,7 +1,7 @@
 /** Queries for tenants and their API keys. */
 import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "./client";
-import { type ApiKeyPermission, type ApiKeyRow, apiKeys, domains, type TenantRow, tenants } from "./schema";
+import { type ApiKeyPermission, type ApiKeyRow, apiKeys, domains, type EmailPriority, type TenantRow, tenants } from "./schema";
 
 /** A verified sending domain of the tenant, as authentication loads it. */
 export type VerifiedDomain = { id: string; name: string };
@@ -11,6 +11,8 @@ export type ActiveApiKey = {
 	permission: ApiKeyPermission;
 	/** The one domain a restricted key may send from; null when unrestricted. */
 	domainId: string | null;
+	/** The priority of this key's sends that set none (README, "Priority lanes"); null when it has none. */
+	priority: EmailPriority | null;
 	tenant: TenantRow;
 	/** The tenant's verified domains, read in the same query (the accept path's round trips stay as they were). */
 	verifiedDomains: VerifiedDomain[];
@@ -26,6 +28,7 @@ export async function findActiveApiKey(db: Db, keyHash: string): Promise<ActiveA
 			id: apiKeys.id,
 			permission: apiKeys.permission,
 			domainId: apiKeys.domainId,
+			priority: apiKeys.priority,
 			tenant: tenants,
 			verifiedDomains: sql<string>`(SELECT json_group_array(json_object('id', ${domains.id}, 'name', ${domains.name})) FROM ${domains} WHERE ${domains.tenantId} = ${tenants.id} AND ${domains.status} = 'verified')`,
 		})

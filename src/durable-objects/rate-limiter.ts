@@ -126,16 +126,19 @@ export class RateLimiter extends DurableObject<Env> {
 		this.ctx.storage.sql.exec("UPDATE daily SET used = max(0, used - ?) WHERE key = ? AND day = ?", emails, key, day);
 	}
 
-	/** Up to `n` whole tokens, as many as the bucket has (send pacing grants part of a batch). */
-	async grant(key: string, rate: BucketRate, n: number): Promise<GrantResult> {
-		return this.grantNow(key, rate, n, Date.now());
+	/**
+	 * Up to `n` whole tokens, as many as the bucket has above `reserve` (send pacing grants part of a batch; bulk sends
+	 * leave a reserve to the others, src/services/pacing.ts).
+	 */
+	async grant(key: string, rate: BucketRate, n: number, reserve = 0): Promise<GrantResult> {
+		return this.grantNow(key, rate, n, Date.now(), reserve);
 	}
 
 	/**
 	 * Permits for `n` sends through a provider: none while its circuit is open, one probe when half open, else
-	 * as many as its (adaptive) bucket has.
+	 * as many as its (adaptive) bucket has above `reserve`.
 	 */
-	async acquireProvider(name: string, policy: ProviderPolicy, n: number): Promise<ProviderGrant> {
+	async acquireProvider(name: string, policy: ProviderPolicy, n: number, reserve = 0): Promise<ProviderGrant> {
 		const now = Date.now();
 		const circuit = this.circuitNow(name, policy, now);
 		if (circuit.state === "open") {
@@ -148,7 +151,7 @@ export class RateLimiter extends DurableObject<Env> {
 			if (probe.granted > 0) this.saveCircuit(name, { ...circuit, probeInFlight: true });
 			return { ...probe, circuit: "half_open" };
 		}
-		return { ...this.grantNow(`provider:${name}`, policy.rate, n, now), circuit: "closed" };
+		return { ...this.grantNow(`provider:${name}`, policy.rate, n, now, reserve), circuit: "closed" };
 	}
 
 	/**
@@ -222,13 +225,16 @@ export class RateLimiter extends DurableObject<Env> {
 		return { allowed: true, remaining: Math.floor(bucket.tokens), limit: rate.burst, retryAfterMs: 0, resetMs: 0 };
 	}
 
-	private grantNow(key: string, rate: BucketRate, n: number, now: number): GrantResult {
+	/** `reserve` tokens stay for callers without one; it is clamped below the burst, so a full bucket always grants. */
+	private grantNow(key: string, rate: BucketRate, n: number, now: number, reserve = 0): GrantResult {
 		const bucket = this.refilled(key, rate, now);
-		const granted = Math.max(0, Math.min(n, Math.floor(bucket.tokens)));
+		const kept = Math.max(0, Math.min(reserve, rate.burst - 1));
+		const granted = Math.max(0, Math.min(n, Math.floor(bucket.tokens - kept)));
 		bucket.tokens -= granted;
 		this.saveBucket(key, bucket);
 		const perSecond = bucket.rate ?? rate.per_second;
-		const retryAfterMs = granted >= n ? 0 : Math.ceil(((1 - (bucket.tokens % 1)) / perSecond) * 1000);
+		// Until one more whole token stands above the reserve.
+		const retryAfterMs = granted >= n ? 0 : Math.ceil(((kept + 1 - bucket.tokens) / perSecond) * 1000);
 		return { granted, retryAfterMs };
 	}
 

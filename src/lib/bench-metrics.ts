@@ -20,12 +20,12 @@ import { aroundRpcs } from "./rpc-proxy";
 export type Phase = "accept" | "consume" | "webhook" | "cron" | "other";
 
 /**
- * The phase of a queue batch, by the queue's role in any environment: the send queue and its dead letters belong to
- * sending (`consume`); tenant webhooks, their dead letters and Cloudflare Email Sending's events to `webhook`.
+ * The phase of a queue batch, by the queue's role in any environment: both send lanes and their dead letters belong
+ * to sending (`consume`); tenant webhooks, their dead letters and Cloudflare Email Sending's events to `webhook`.
  */
 export function queuePhase(queue: string): Phase {
 	const role = queueRole(queue);
-	return role === "send" || role === "sendDeadLetter" ? "consume" : "webhook";
+	return role === "send" || role === "sendBulk" || role === "sendDeadLetter" ? "consume" : "webhook";
 }
 
 export type BenchCounter = {

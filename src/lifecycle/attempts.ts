@@ -126,7 +126,7 @@ export function expireLeases(db: Db, ids: readonly string[], options: ExpiryOpti
 				updatedAt: options.now,
 			})
 			.where(and(inArray(emails.id, part), eq(emails.status, "sending"), sql`${emails.leaseUntil} < ${options.now}`))
-			.returning({ id: emails.id, tenantId: emails.tenantId, status: emails.status }),
+			.returning({ id: emails.id, tenantId: emails.tenantId, status: emails.status, priority: emails.priority }),
 		db.insert(emailEvents).select(
 			db
 				.select({

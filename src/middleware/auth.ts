@@ -33,6 +33,7 @@ export function authContextOf(found: ActiveApiKey, keyHash: string): AuthContext
 		keyHash,
 		permission: found.permission,
 		keyDomainId: found.domainId,
+		keyPriority: found.priority,
 		verifiedDomains: found.verifiedDomains,
 	};
 }

@@ -15,6 +15,7 @@ export { QUEUE_NAMES } from "./names";
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
 	switch (queueRole(batch.queue)) {
 		case "send":
+		case "sendBulk":
 			return consumeSendBatch(batch, sendConsumerDeps(env));
 		case "sendDeadLetter":
 			return consumeSendDeadLetters(batch, getDb(env.DB), env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>);

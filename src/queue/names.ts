@@ -5,6 +5,8 @@
  */
 export const QUEUE_NAMES = {
 	send: "mailroom-send",
+	/** The bulk lane (./lanes.ts): same consumer as `send`, its own queue and settings. */
+	sendBulk: "mailroom-send-bulk",
 	sendDeadLetter: "mailroom-send-dlq",
 	webhooks: "mailroom-webhooks",
 	webhooksDeadLetter: "mailroom-webhooks-dlq",

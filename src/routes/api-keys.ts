@@ -45,7 +45,7 @@ apiKeyRoutes.openapi(
 	createRoute({
 		method: "patch",
 		path: "/api-keys/{id}",
-		summary: "Rename an API key, or change its permission or domain restriction",
+		summary: "Rename an API key, or change its permission, domain restriction or default priority",
 		tags: ["API keys"],
 		middleware: [requireFullAccess] as const,
 		request: { params: IdParam, body: jsonBody(ApiKeyUpdate) },

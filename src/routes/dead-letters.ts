@@ -11,8 +11,8 @@ import { iso, isoOrNull } from "../lib/time";
 import { replayFailedEmail } from "../lifecycle/tenant-actions";
 import { requireFullAccess } from "../middleware/auth";
 import { PROVIDER_NAMES } from "../providers/registry";
+import { enqueueOne, sendQueues } from "../queue/lanes";
 import { ListQuery } from "../schemas/admin";
-import type { SendQueueMessage } from "../schemas/queue";
 import { zodToApiError } from "../schemas/validation";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
@@ -126,9 +126,9 @@ deadLetterRoutes.openapi(
 			.update(deadLetters)
 			.set({ replayedAt: now })
 			.where(and(eq(deadLetters.id, letter.id), isNull(deadLetters.replayedAt)));
-		await (c.env.SEND_QUEUE as Queue<SendQueueMessage>)
-			.send({ v: 1, id: row.id, tenantId: tenant.id })
-			.catch((e) => log.warn("enqueue_failed", { ids: [row.id], ...errorFields(e) }));
+		await enqueueOne(sendQueues(c.env), { id: row.id, tenantId: tenant.id, priority: row.priority }).catch((e) =>
+			log.warn("enqueue_failed", { ids: [row.id], ...errorFields(e) }),
+		);
 		return c.json({ object: "email" as const, id: row.id }, 200);
 	},
 );

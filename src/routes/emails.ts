@@ -11,6 +11,7 @@ import { buildMime, messageIdOf } from "../lib/mime";
 import { iso } from "../lib/time";
 import { authContextOf, requireFullAccess } from "../middleware/auth";
 import { quotaExceeded } from "../middleware/rate-limit";
+import { sendQueues } from "../queue/lanes";
 import {
 	BatchEmailItem,
 	BatchHeaders,
@@ -27,7 +28,6 @@ import {
 	SendEmailResponse,
 	UpdateEmailRequest,
 } from "../schemas/email";
-import type { SendQueueMessage } from "../schemas/queue";
 import { zodToApiError } from "../schemas/validation";
 import { type AcceptDeps, type AcceptItem, type AcceptResult, acceptEmails } from "../services/accept";
 import { freshApiKey } from "../services/auth-cache";
@@ -50,10 +50,11 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 	return {
 		db,
 		attachments: c.env.ATTACHMENTS,
-		sendQueue: c.env.SEND_QUEUE as Queue<SendQueueMessage>,
+		sendQueues: sendQueues(c.env),
 		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
 		config: getConfig(c.env),
-		tenant: c.get("auth").tenant,
+		tenant: auth.tenant,
+		keyPriority: auth.keyPriority,
 		senders: senderRulesOf(auth),
 		freshSenders: async () => {
 			const found = await freshApiKey(db, auth.keyHash);
@@ -69,7 +70,7 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 function emailChangeDeps(c: Context<AppEnv>, tenantId: string) {
 	return {
 		db: getDb(c.env.DB),
-		sendQueue: c.env.SEND_QUEUE as Queue<SendQueueMessage>,
+		sendQueues: sendQueues(c.env),
 		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
 		tenantId,
 		now: Date.now(),

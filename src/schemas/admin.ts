@@ -1,6 +1,6 @@
 /** Request and response schemas of the admin API, API keys and suppressions. */
 import { z } from "@hono/zod-openapi";
-import { API_KEY_PERMISSIONS } from "../db/schema";
+import { API_KEY_PERMISSIONS, EMAIL_PRIORITIES } from "../db/schema";
 import { PROVIDER_NAMES } from "../providers/registry";
 
 const DOMAIN = /^(?=.{1,253}$)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/i;
@@ -47,20 +47,30 @@ const KeyName = z.string().trim().min(1).max(50);
 const KeyDomainId = z.string().max(64).openapi({
 	description: "Restricts a `sending_access` key to one of the tenant's domains (and its subdomains): it may send from nothing else",
 });
+const KeyPriority = z.enum(EMAIL_PRIORITIES).openapi({
+	description:
+		"Mailroom extension: the priority lane of this key's sends that set none (no `priority` field or tag); without it, the batch-size default",
+});
 
 export const ApiKeyCreate = z
 	.object({
 		name: KeyName,
 		permission: z.enum(API_KEY_PERMISSIONS).default("full_access"),
 		domain_id: KeyDomainId.optional(),
+		priority: KeyPriority.optional(),
 	})
 	.openapi("ApiKeyCreate");
 
-/** At least one field; `domain_id: null` lifts a key's domain restriction. */
+/** At least one field; `domain_id: null` lifts a key's domain restriction, `priority: null` its default lane. */
 export const ApiKeyUpdate = z
-	.object({ name: KeyName.optional(), permission: z.enum(API_KEY_PERMISSIONS).optional(), domain_id: KeyDomainId.nullable().optional() })
-	.refine((v) => v.name !== undefined || v.permission !== undefined || v.domain_id !== undefined, {
-		error: "Give at least one of name, permission or domain_id",
+	.object({
+		name: KeyName.optional(),
+		permission: z.enum(API_KEY_PERMISSIONS).optional(),
+		domain_id: KeyDomainId.nullable().optional(),
+		priority: KeyPriority.nullable().optional(),
+	})
+	.refine((v) => v.name !== undefined || v.permission !== undefined || v.domain_id !== undefined || v.priority !== undefined, {
+		error: "Give at least one of name, permission, domain_id or priority",
 	})
 	.openapi("UpdateApiKeyRequest");
 
@@ -72,6 +82,7 @@ export const ApiKeyObject = z
 		name: z.string(),
 		permission: z.enum(API_KEY_PERMISSIONS),
 		domain_id: z.string().nullable(),
+		priority: z.enum(EMAIL_PRIORITIES).nullable().openapi({ description: "The default priority lane of its sends (Mailroom extension)" }),
 		created_at: z.string(),
 	})
 	.openapi("ApiKey");

@@ -7,7 +7,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { EMAIL_LIMITS } from "../config";
-import { EMAIL_STATUSES } from "../db/schema";
+import { EMAIL_PRIORITIES, EMAIL_STATUSES } from "../db/schema";
 import { parseMailbox } from "../lib/address";
 import { HEADER_SAFE } from "../lib/header-text";
 import { EmailTemplateInput } from "./template";
@@ -117,6 +117,32 @@ const Headers = z
 		}
 	});
 
+/** The tag that sets an email's priority lane for clients that cannot add a field (README, "Priority lanes"). */
+export const PRIORITY_TAG = "priority";
+
+const Tags = z
+	.array(Tag)
+	.max(EMAIL_LIMITS.tags)
+	.superRefine((tags, ctx) => {
+		const priorities = tags.flatMap((t, i) => (t.name === PRIORITY_TAG ? [{ value: t.value, i }] : []));
+		for (const { value, i } of priorities) {
+			if (!(EMAIL_PRIORITIES as readonly string[]).includes(value)) {
+				ctx.addIssue({
+					code: "custom",
+					message: `The ${PRIORITY_TAG} tag must be one of ${EMAIL_PRIORITIES.join(", ")}, not ${JSON.stringify(value)}`,
+					path: [i, "value"],
+				});
+			}
+		}
+		if (priorities.length > 1) ctx.addIssue({ code: "custom", message: `At most one ${PRIORITY_TAG} tag is allowed` });
+	});
+
+/** Mailroom extension: the email's lane; wins over the priority tag and the API key's default. */
+const Priority = z.enum(EMAIL_PRIORITIES).openapi({
+	description:
+		"Mailroom extension: `high` and `normal` are sent through the transactional lane (`high` first when the send rate is short), `bulk` through the bulk lane. Default: the `priority` tag, else the API key's `priority`, else `bulk` for a batch of more than BULK_BATCH_THRESHOLD emails, else `normal`",
+});
+
 const fields = {
 	from: Mailbox.optional().openapi({ description: "Required unless the template has a from" }),
 	to: MailboxList,
@@ -133,8 +159,9 @@ const fields = {
 	bcc: MailboxList.optional(),
 	reply_to: MailboxList.optional(),
 	headers: Headers.optional(),
-	tags: z.array(Tag).max(EMAIL_LIMITS.tags).optional(),
+	tags: Tags.optional(),
 	template: EmailTemplateInput.optional(),
+	priority: Priority.optional(),
 };
 
 type Content = {
@@ -236,6 +263,7 @@ export const EmailObject = z
 		tags: z.array(Tag),
 		template_id: z.string().nullable().openapi({ description: "The template it was rendered from (Mailroom extension)" }),
 		template_version_id: z.string().nullable().openapi({ description: "The published version it was rendered from (Mailroom extension)" }),
+		priority: z.enum(EMAIL_PRIORITIES).openapi({ description: "Its priority lane (Mailroom extension)" }),
 	})
 	.openapi("Email");
 

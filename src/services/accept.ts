@@ -12,13 +12,14 @@
  *    published version (one read for all, then rendered per email);
  * 2. write batch — idempotency completion + guard, the email rows.
  * Attachment bytes go to R2 between the two, keyed by email id, so a row never references missing bytes.
- * Then one queue send (or `sendBatch`) carrying only `{ v: 1, id, tenantId }`. If that send fails the rows stay
- * `queued` in D1, the client still gets its ids, and the recover cron re-enqueues them.
+ * Then one queue send (or `sendBatch`) carrying only `{ v: 1, id, tenantId }`, to each email's priority lane
+ * (src/queue/lanes.ts). If that send fails the rows stay `queued` in D1, the client still gets its ids, and the recover
+ * cron re-enqueues them.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { type Config, EMAIL_LIMITS, QUEUE_MAX_DELAY_SECONDS } from "../config";
 import { abortUnless, chunk, type Db, isGuardAbort, MAX_BOUND_PARAMETERS, runBatch, type Statement } from "../db/client";
-import { type EmailStatus, type NewEmailRow, type StoredAttachment, suppressions, type TenantRow } from "../db/schema";
+import { type EmailPriority, type EmailStatus, type NewEmailRow, type StoredAttachment, suppressions, type TenantRow } from "../db/schema";
 import { indexPublishedTemplates, type PublishedTemplate, publishedTemplateReads } from "../db/templates";
 import { ApiError } from "../errors";
 import { bareAddress, parseMailbox } from "../lib/address";
@@ -29,8 +30,8 @@ import { urlProblem } from "../lib/url-policy";
 import { decodeBase64 } from "../lib/webcrypto";
 import { acceptStatements } from "../lifecycle/tenant-actions";
 import { carryProblem, providerOrder } from "../providers/registry";
+import { enqueueByLane, enqueueOne, type SendQueues } from "../queue/lanes";
 import type { BatchEmailItem, SendEmailRequest } from "../schemas/email";
-import type { SendQueueMessage } from "../schemas/queue";
 import {
 	claimGuardStatement,
 	claimStatements,
@@ -42,6 +43,7 @@ import {
 	type StoredResponse,
 	storedOutcome,
 } from "./idempotency";
+import { choosePriority } from "./priority";
 import { type SenderRules, senderRefusal } from "./senders";
 import { compiledVersion, renderTemplate, type VariableValue } from "./template-render";
 import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "./webhook-fanout";
@@ -49,10 +51,12 @@ import { deliveryIdsOf, enqueueDeliveries, type WebhookQueueMessage } from "./we
 export type AcceptDeps = {
 	db: Db;
 	attachments: R2Bucket;
-	sendQueue: Queue<SendQueueMessage>;
+	sendQueues: SendQueues;
 	webhookQueue: Queue<WebhookQueueMessage>;
 	config: Config;
 	tenant: TenantRow;
+	/** The sending API key's default priority (null: none). */
+	keyPriority: EmailPriority | null;
 	/** The domains this request may send from (read by authentication, maybe from the isolate's cache). */
 	senders: SenderRules;
 	/**
@@ -76,7 +80,7 @@ export type AcceptResult = { replayed: boolean; response: StoredResponse; accept
 
 type PendingBlob = { key: string; bytes: Uint8Array; contentType: string };
 type Prepared = {
-	row: NewEmailRow & { id: string; status: EmailStatus };
+	row: NewEmailRow & { id: string; status: EmailStatus; priority: EmailPriority };
 	blobs: PendingBlob[];
 	/** Seconds to delay the queue message; null when the schedule is beyond the queue's delay limit. */
 	delaySeconds: number | null;
@@ -123,7 +127,7 @@ function prepareAll(items: AcceptItem[], deps: AcceptDeps): { prepared: Map<numb
 	const errors = new Map<number, ApiError>();
 	const prepared = new Map<number, Prepared>();
 	items.forEach((item, index) => {
-		const result = item.ok ? prepareEmail(item.email, deps) : item.error;
+		const result = item.ok ? prepareEmail(item.email, deps, items.length) : item.error;
 		if (result instanceof ApiError) errors.set(index, result);
 		else prepared.set(index, result);
 	});
@@ -322,7 +326,7 @@ function responseFor(accepted: Prepared[], errors: Map<number, ApiError>, mode: 
  * Everything about one email that can be checked without D1: sender domain, schedule, sizes, attachments.
  * A templated email's from, subject and body are checked once its template is read (`applyTemplate`).
  */
-function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps): Prepared | ApiError {
+function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps, requestSize: number): Prepared | ApiError {
 	const { tenant, config, now } = deps;
 	if (input.template === undefined) {
 		const refused = senderRefusal(input.from ?? "", deps.senders);
@@ -363,6 +367,7 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 			tenantId: tenant.id,
 			status,
 			lastEvent: status,
+			priority: choosePriority(input, { keyPriority: deps.keyPriority, requestSize, bulkBatchThreshold: config.bulkBatchThreshold }),
 			// A templated email's from and subject are filled in by applyTemplate.
 			from: input.from?.trim() ?? "",
 			to,
@@ -560,20 +565,17 @@ function writeStatements(deps: AcceptDeps, accepted: Prepared[], claim: Idempote
 }
 
 /**
- * Sends one queue message per email that is due within the queue's delay limit. A failure here loses
+ * Sends one queue message per email that is due within the queue's delay limit, to its lane. A failure here loses
  * nothing: the rows are durable and the recover cron re-enqueues `queued` rows nobody picked up.
  */
 async function enqueue(deps: AcceptDeps, accepted: Prepared[]): Promise<void> {
-	const messages = accepted
-		.filter((p) => p.delaySeconds !== null)
-		.map((p) => ({ body: { v: 1 as const, id: p.row.id, tenantId: p.row.tenantId }, delaySeconds: p.delaySeconds ?? 0 }));
+	const messages = accepted.flatMap((p) =>
+		p.delaySeconds === null ? [] : [{ id: p.row.id, tenantId: p.row.tenantId, priority: p.row.priority, delaySeconds: p.delaySeconds }],
+	);
 	try {
-		if (messages.length === 1 && messages[0]) {
-			await deps.sendQueue.send(messages[0].body, { delaySeconds: messages[0].delaySeconds });
-		} else {
-			for (const part of chunk(messages, 100)) await deps.sendQueue.sendBatch(part);
-		}
+		if (messages.length === 1 && messages[0]) await enqueueOne(deps.sendQueues, messages[0]);
+		else await enqueueByLane(deps.sendQueues, messages);
 	} catch (err) {
-		log.warn("enqueue_failed", { count: messages.length, ids: messages.map((m) => m.body.id).slice(0, 10), ...errorFields(err) });
+		log.warn("enqueue_failed", { count: messages.length, ids: messages.map((m) => m.id).slice(0, 10), ...errorFields(err) });
 	}
 }

@@ -1,7 +1,7 @@
 /** API keys: minted here, shown once, stored only as their SHA-256 (docs/architecture.md, "Public API"). */
 import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { type ApiKeyPermission, type ApiKeyRow, apiKeys, domains } from "../db/schema";
+import { type ApiKeyPermission, type ApiKeyRow, apiKeys, domains, type EmailPriority } from "../db/schema";
 import { ApiError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
 import { isUuid, newApiKeyToken, newId } from "../lib/ids";
@@ -28,29 +28,41 @@ async function checkRestriction(db: Db, tenantId: string, permission: ApiKeyPerm
 export async function createApiKey(
 	db: Db,
 	tenantId: string,
-	input: { name: string; permission: ApiKeyPermission; domain_id?: string | undefined },
+	input: { name: string; permission: ApiKeyPermission; domain_id?: string | undefined; priority?: EmailPriority | undefined },
 	now: number,
 ): Promise<NewApiKey> {
 	const domainId = input.domain_id ?? null;
 	await checkRestriction(db, tenantId, input.permission, domainId);
 	const token = newApiKeyToken();
 	const id = newId();
-	await db
-		.insert(apiKeys)
-		.values({ id, tenantId, name: input.name, permission: input.permission, domainId, keyHash: await sha256Hex(token), createdAt: now });
+	await db.insert(apiKeys).values({
+		id,
+		tenantId,
+		name: input.name,
+		permission: input.permission,
+		domainId,
+		priority: input.priority ?? null,
+		keyHash: await sha256Hex(token),
+		createdAt: now,
+	});
 	return { id, token };
 }
 
 /**
  * Renames a live key of the tenant, changes its permission or domain restriction (`domain_id: null` lifts it; a key made
- * `full_access` loses its restriction). Undefined for an unknown or revoked key. A change applies from the key's next
- * request.
+ * `full_access` loses its restriction) or its default priority (`priority: null` clears it). Undefined for an unknown
+ * or revoked key. A change applies from the key's next request.
  */
 export async function updateApiKey(
 	db: Db,
 	tenantId: string,
 	id: string,
-	input: { name?: string | undefined; permission?: ApiKeyPermission | undefined; domain_id?: string | null | undefined },
+	input: {
+		name?: string | undefined;
+		permission?: ApiKeyPermission | undefined;
+		domain_id?: string | null | undefined;
+		priority?: EmailPriority | null | undefined;
+	},
 ): Promise<ApiKeyRow | undefined> {
 	const current = await db.query.apiKeys.findFirst({
 		where: and(eq(apiKeys.id, id), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)),
@@ -61,7 +73,12 @@ export async function updateApiKey(
 	await checkRestriction(db, tenantId, permission, domainId);
 	const [row] = await db
 		.update(apiKeys)
-		.set({ name: input.name ?? current.name, permission, domainId })
+		.set({
+			name: input.name ?? current.name,
+			permission,
+			domainId,
+			priority: input.priority !== undefined ? input.priority : current.priority,
+		})
 		.where(and(eq(apiKeys.id, id), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
 		.returning();
 	forgetTenant(tenantId);
@@ -84,5 +101,12 @@ export async function revokeApiKey(db: Db, id: string, now: number, tenantId?: s
 
 /** What a listing shows of a key: never the token or its hash. */
 export function toApiKeyObject(row: ApiKeyRow) {
-	return { id: row.id, name: row.name, permission: row.permission, domain_id: row.domainId, created_at: iso(row.createdAt) };
+	return {
+		id: row.id,
+		name: row.name,
+		permission: row.permission,
+		domain_id: row.domainId,
+		priority: row.priority,
+		created_at: iso(row.createdAt),
+	};
 }

@@ -1,5 +1,5 @@
 /** The Resend `Email` object (GET /emails/:id, list items) built from a row. */
-import type { EmailRow } from "../db/schema";
+import type { EmailPriority, EmailRow } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
 
 export type EmailObject = {
@@ -19,6 +19,7 @@ export type EmailObject = {
 	tags: { name: string; value: string }[];
 	template_id: string | null;
 	template_version_id: string | null;
+	priority: EmailPriority;
 };
 
 export function toEmailObject(row: EmailRow): EmailObject {
@@ -39,5 +40,6 @@ export function toEmailObject(row: EmailRow): EmailObject {
 		tags: row.tags,
 		template_id: row.templateId,
 		template_version_id: row.templateVersionId,
+		priority: row.priority,
 	};
 }

@@ -6,13 +6,13 @@ import type { EmailRow } from "../db/schema";
 import { ApiError } from "../errors";
 import { errorFields, log } from "../lib/log";
 import { cancelEmail as cancelTransition, rescheduleEmail as rescheduleTransition } from "../lifecycle/tenant-actions";
-import type { SendQueueMessage } from "../schemas/queue";
+import { enqueueOne, type SendQueues } from "../queue/lanes";
 import { parseSchedule } from "./accept";
 import { enqueueDeliveries, type WebhookQueueMessage } from "./webhook-fanout";
 
 type Deps = {
 	db: Db;
-	sendQueue: Queue<SendQueueMessage>;
+	sendQueues: SendQueues;
 	webhookQueue: Queue<WebhookQueueMessage>;
 	tenantId: string;
 	now: number;
@@ -54,9 +54,9 @@ export async function rescheduleEmail(deps: Deps, id: string, scheduledAtInput: 
 	await enqueueDeliveries(deps.webhookQueue, done.deliveryIds);
 	const delaySeconds = Math.ceil((at - deps.now) / 1000);
 	if (delaySeconds <= QUEUE_MAX_DELAY_SECONDS) {
-		await deps.sendQueue
-			.send({ v: 1, id: row.id, tenantId: row.tenantId }, { delaySeconds })
-			.catch((err) => log.warn("enqueue_failed", { ids: [row.id], ...errorFields(err) }));
+		await enqueueOne(deps.sendQueues, { id: row.id, tenantId: row.tenantId, priority: row.priority, delaySeconds }).catch((err) =>
+			log.warn("enqueue_failed", { ids: [row.id], ...errorFields(err) }),
+		);
 	}
 	return row;
 }

@@ -93,7 +93,8 @@ describe("rows written per delivered email", () => {
 
 	it("is 3 per email accepted in a batch of 100", async () => {
 		const t = await seedTenant();
-		vi.spyOn(env.SEND_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
+		// A batch this size is bulk by default (BULK_BATCH_THRESHOLD): its messages go to the bulk lane's queue.
+		vi.spyOn(env.SEND_BULK_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
 		const batch = Array.from({ length: 100 }, (_, i) => email(t, { to: `user${i}@example.org` }));
 		const accept = await rowsWritten("accept", () => sendTo(t, batch));
 		expect(accept.value.status).toBe(200);

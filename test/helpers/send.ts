@@ -6,19 +6,20 @@ import { vi } from "vitest";
 import { getDb } from "../../src/db/client";
 import { type TimelineEvent, timelineOf } from "../../src/db/emails";
 import { emailEvents, emails } from "../../src/db/schema";
+import { QUEUE_NAMES } from "../../src/queue/names";
 import { consumeSendBatch, type SendConsumerDeps, sendConsumerDeps } from "../../src/queue/send";
 import { type Pacer, unlimitedPacer } from "../../src/services/pacing";
 import { call, email, type Seeded } from "./api";
 
-/** Accepts an email through the API but keeps its queue message from the live consumer; returns its id. */
+/** Accepts an email through the API but keeps its queue message (of either lane) from the live consumers; returns its id. */
 export async function seedEmail(t: Seeded, overrides: Record<string, unknown> = {}): Promise<string> {
-	const send = vi.spyOn(env.SEND_QUEUE, "send").mockResolvedValue(undefined as never);
+	const sends = [env.SEND_QUEUE, env.SEND_BULK_QUEUE].map((q) => vi.spyOn(q, "send").mockResolvedValue(undefined as never));
 	try {
 		const res = await call<{ id: string }>("POST", "/emails", { key: t.key, body: email(t, overrides) });
 		if (res.status !== 200) throw new Error(`seed email failed: ${res.status} ${JSON.stringify(res.body)}`);
 		return res.body.id;
 	} finally {
-		send.mockRestore();
+		for (const send of sends) send.mockRestore();
 	}
 }
 
@@ -42,12 +43,17 @@ export function depsWith(
 let seq = 0;
 
 /**
- * Runs the send consumer on queue messages for `ids` (of tenant `t`, or each with its own tenant); returns what it
- * acked and retried, with delays.
+ * Runs the send consumer on queue messages for `ids` (of tenant `t`, or each with its own tenant) delivered from
+ * `queue`; returns what it acked and retried, with delays.
  */
-export async function consume(t: Seeded, ids: (string | { id: string; tenantId: string })[], deps: SendConsumerDeps) {
+export async function consume(
+	t: Seeded,
+	ids: (string | { id: string; tenantId: string })[],
+	deps: SendConsumerDeps,
+	queue: string = QUEUE_NAMES.send,
+) {
 	const batch = createMessageBatch(
-		"mailroom-send",
+		queue,
 		ids.map((item) => ({
 			id: `m${++seq}`,
 			timestamp: new Date(),

@@ -99,6 +99,11 @@ describe("queuePhase", () => {
 		expect(queuePhase("mailroom-send-dlq-staging")).toBe("consume");
 	});
 
+	it("puts the bulk lane, in any environment, in the consume phase", () => {
+		expect(queuePhase("mailroom-send-bulk")).toBe("consume");
+		expect(queuePhase("mailroom-send-bulk-production")).toBe("consume");
+	});
+
 	it("puts webhook queues and Email Sending's events in the webhook phase", () => {
 		expect(queuePhase("mailroom-webhooks")).toBe("webhook");
 		expect(queuePhase("mailroom-webhooks-dlq-production")).toBe("webhook");

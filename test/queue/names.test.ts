@@ -7,6 +7,8 @@ describe("queueRole", () => {
 		["mailroom-send-staging", "send"],
 		["mailroom-send-dlq", "sendDeadLetter"],
 		["mailroom-send-dlq-production", "sendDeadLetter"],
+		["mailroom-send-bulk", "sendBulk"],
+		["mailroom-send-bulk-staging", "sendBulk"],
 		["mailroom-webhooks-dlq-qa-2", "webhooksDeadLetter"],
 		["mailroom-email-events-staging", "emailEvents"],
 	])("%s is consumed as %s", (queue, role) => {

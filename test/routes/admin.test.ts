@@ -103,7 +103,7 @@ describe("/admin/api-keys", () => {
 		});
 		expect(list.status).toBe(200);
 		expect(list.body.data).toEqual([
-			{ id: kept.body.id, name: "kept", permission: "sending_access", domain_id: null, created_at: expect.any(String) },
+			{ id: kept.body.id, name: "kept", permission: "sending_access", domain_id: null, priority: null, created_at: expect.any(String) },
 		]);
 		expect(JSON.stringify(list.body)).not.toContain(kept.body.token);
 	});

@@ -8,9 +8,9 @@ type ErrorBody = { statusCode: number; name: string; message: string };
 type BatchBody = { data: { id: string }[]; errors?: { index: number; message: string }[] };
 
 describe("POST /emails/batch", () => {
-	it("accepts 100 emails in strict mode with one queue sendBatch", async () => {
+	it("accepts 100 emails in strict mode with one sendBatch to the bulk lane", async () => {
 		const t = await seedTenant();
-		const sendBatch = vi.spyOn(env.SEND_QUEUE, "sendBatch");
+		const sendBatch = vi.spyOn(env.SEND_BULK_QUEUE, "sendBatch");
 		const body = Array.from({ length: 100 }, (_, i) => email(t, { to: `user${i}@example.org`, subject: `Hello ${i}` }));
 		const res = await call<BatchBody>("POST", "/emails/batch", { key: t.key, body });
 		expect(res.status).toBe(200);

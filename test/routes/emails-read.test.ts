@@ -40,6 +40,7 @@ describe("GET /emails/:id", () => {
 			tags: [{ name: "kind", value: "welcome" }],
 			template_id: null,
 			template_version_id: null,
+			priority: "normal",
 		});
 	});
 

@@ -18,10 +18,12 @@ type EmailBody = {
 type BatchBody = { data: { id: string }[]; errors?: { index: number; message: string }[] };
 
 afterEach(() => vi.restoreAllMocks());
-/** Accepted emails stay queued: these tests look at what was accepted, not at delivery. */
+/** Accepted emails stay queued, in either lane (a batch of 100 is bulk): these tests look at what was accepted. */
 beforeEach(() => {
-	vi.spyOn(env.SEND_QUEUE, "send").mockResolvedValue(undefined as never);
-	vi.spyOn(env.SEND_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
+	for (const queue of [env.SEND_QUEUE, env.SEND_BULK_QUEUE]) {
+		vi.spyOn(queue, "send").mockResolvedValue(undefined as never);
+		vi.spyOn(queue, "sendBatch").mockResolvedValue(undefined as never);
+	}
 });
 
 function order(t: Seeded, overrides: Record<string, unknown> = {}) {

@@ -13,7 +13,14 @@ import { PROJECT_ROOT } from "../../scripts/lib/dev-server.mjs";
 
 const STUB = path.join(PROJECT_ROOT, "test", "scripts", "stub-wrangler.mjs");
 const DEPLOY = path.join(PROJECT_ROOT, "scripts", "deploy.mjs");
-const TOP_QUEUES = ["mailroom-send", "mailroom-webhooks", "mailroom-send-dlq", "mailroom-webhooks-dlq", "mailroom-email-events"];
+const TOP_QUEUES = [
+	"mailroom-send",
+	"mailroom-send-bulk",
+	"mailroom-webhooks",
+	"mailroom-send-dlq",
+	"mailroom-webhooks-dlq",
+	"mailroom-email-events",
+];
 
 type Account = {
 	loggedIn: boolean;

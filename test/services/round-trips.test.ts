@@ -10,6 +10,7 @@ afterEach(() => vi.restoreAllMocks());
 beforeEach(() => {
 	vi.spyOn(env.SEND_QUEUE, "send").mockResolvedValue(undefined as never);
 	vi.spyOn(env.SEND_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
+	vi.spyOn(env.SEND_BULK_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
 });
 
 /**

@@ -10,9 +10,9 @@
 import { getConfig } from "../../config";
 import { getDb } from "../../db/client";
 import { providerFactory } from "../../providers/registry";
-import type { SendQueueMessage } from "../../schemas/queue";
 import { limiterPacer } from "../../services/pacing";
 import type { WebhookQueueMessage } from "../../services/webhook-fanout";
+import { sendQueues } from "../lanes";
 import { claimAttempts } from "./claim";
 import { parseMessages } from "./parse";
 import { planAttempts } from "./plan";
@@ -30,7 +30,7 @@ export function sendConsumerDeps(env: Env): SendConsumerDeps {
 		config,
 		attachments: env.ATTACHMENTS,
 		webhookQueue: env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
-		sendQueue: env.SEND_QUEUE as Queue<SendQueueMessage>,
+		sendQueues: sendQueues(env),
 		providers: providerFactory(env),
 		pacer: limiterPacer(env.RATE_LIMITER, config),
 		now: Date.now,

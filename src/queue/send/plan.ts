@@ -5,6 +5,8 @@
  *   suppressed recipients fail without a call; an email pinned to a provider that has since forgotten our id
  *   (Brevo keeps it 30 minutes) becomes `uncertain` instead of being asked again.
  * - Tenant send rates: one grant per tenant for its rows; rows without a permit are deferred (no attempt spent).
+ *   Priority lanes: `high` rows come first in every grant, then `normal`; `bulk` rows are asked for apart (a batch of
+ *   one lane holds only one kind, so this adds no RPC) and leave the bucket's reserve (src/services/pacing.ts).
  * - Providers, in rounds: a pinned email only ever goes to its pinned provider; any other starts at the provider its
  *   claim assigned and moves along its tenant's order past providers without credentials or with an open circuit.
  *   Permits are asked once per provider per round and handed out round-robin across tenants, so one tenant's flood
@@ -16,6 +18,7 @@
  */
 import { QUEUE_MAX_DELAY_SECONDS } from "../../config";
 import { runBatch } from "../../db/client";
+import { EMAIL_PRIORITIES, type EmailPriority } from "../../db/schema";
 import { errorFields, log } from "../../lib/log";
 import { reassignProvider } from "../../lifecycle/attempts";
 import { PROVIDER_NAMES, type ProviderName, stillDeduplicates } from "../../providers/registry";
@@ -48,11 +51,14 @@ const undecided = (a: Attempt) => a.decision === null;
 
 async function paceTenants(attempts: Attempt[], deps: SendConsumerDeps): Promise<void> {
 	await Promise.all(
-		[...groupBy(attempts, (a) => a.row.tenantId)].map(async ([tenantId, rows]) => {
-			const rate = (rows[0] as Attempt).tenantRate;
+		[...groupBy(attempts, (a) => `${a.row.tenantId}:${isBulk(a)}`).values()].map(async (group) => {
+			const rows = byPriority(group);
+			const first = rows[0] as Attempt;
+			const tenantId = first.row.tenantId;
+			const rate = first.tenantRate;
 			let granted: number;
 			try {
-				granted = (await deps.pacer.tenantPermits(tenantId, rate, rows.length)).granted;
+				granted = (await deps.pacer.tenantPermits(tenantId, rate, rows.length, grantPriority(rows))).granted;
 			} catch (e) {
 				log.error("rate_limiter_unavailable", { scope: "tenant", tenantId, ...errorFields(e) });
 				for (const a of rows) a.decision = limiterDown();
@@ -70,18 +76,23 @@ async function assignProviders(attempts: Attempt[], deps: SendConsumerDeps): Pro
 	const skipped = new Map<Attempt, Set<ProviderName>>();
 	let waiting = attempts;
 	for (let round = 0; waiting.length > 0 && round <= PROVIDER_NAMES.length; round++) {
-		const byProvider = new Map<ProviderName, Attempt[]>();
+		const byProvider = new Map<string, { name: ProviderName; rows: Attempt[] }>();
 		for (const a of waiting) {
 			const name = candidate(a, deps, skipped.get(a));
 			if (name === null) a.decision = noProvider(a, deps, skipped.get(a));
-			else byProvider.set(name, [...(byProvider.get(name) ?? []), a]);
+			else {
+				const key = `${name}:${isBulk(a)}`;
+				const group = byProvider.get(key) ?? { name, rows: [] };
+				group.rows.push(a);
+				byProvider.set(key, group);
+			}
 		}
 		const next: Attempt[] = [];
 		await Promise.all(
-			[...byProvider].map(async ([name, rows]) => {
+			[...byProvider.values()].map(async ({ name, rows }) => {
 				let grant: Awaited<ReturnType<SendConsumerDeps["pacer"]["providerPermits"]>>;
 				try {
-					grant = await deps.pacer.providerPermits(name, rows.length);
+					grant = await deps.pacer.providerPermits(name, rows.length, grantPriority(rows));
 				} catch (e) {
 					log.error("rate_limiter_unavailable", { scope: "provider", provider: name, ...errorFields(e) });
 					for (const a of rows) a.decision = limiterDown(name);
@@ -95,7 +106,7 @@ async function assignProviders(attempts: Attempt[], deps: SendConsumerDeps): Pro
 					return;
 				}
 				const rate = providerPolicy(deps.config, name).rate.per_second;
-				roundRobinByTenant(rows).forEach((a, k) => {
+				byPriority(rows, roundRobinByTenant).forEach((a, k) => {
 					if (k < grant.granted) a.provider = deps.providers(name);
 					else a.decision = { ...deferral(k - grant.granted, rate, `${name} send rate`, grant.retryAfterMs), provider: name };
 				});
@@ -173,6 +184,18 @@ function limiterDown(provider?: ProviderName): Decision {
 function deferral(k: number, perSecond: number, reason: string, retryAfterMs = 0): Extract<Decision, { kind: "deferred" }> {
 	const delaySeconds = Math.min(QUEUE_MAX_DELAY_SECONDS, Math.max(1, Math.ceil(retryAfterMs / 1000), Math.ceil((k + 1) / perSecond)));
 	return { kind: "deferred", delaySeconds, reason };
+}
+
+const isBulk = (a: Attempt) => a.row.priority === "bulk";
+
+/** `high` rows first, then `normal`, then `bulk`; each kind ordered by `within` (as claimed by default). */
+function byPriority(rows: Attempt[], within: (rows: Attempt[]) => Attempt[] = (r) => r): Attempt[] {
+	return EMAIL_PRIORITIES.flatMap((p) => within(rows.filter((a) => a.row.priority === p)));
+}
+
+/** What a grant for these rows is asked as: `bulk` only when every row is (it then leaves the reserve). */
+function grantPriority(rows: Attempt[]): EmailPriority {
+	return rows.every(isBulk) ? "bulk" : "normal";
 }
 
 /** Rows reordered so tenants take turns: a, b, c, a, b, a, … */

@@ -7,13 +7,14 @@
  * expired, and the claim step's `expireLease` decides — asked again where the provider deduplicates by our id,
  * `uncertain` elsewhere, never a blind second send.
  */
-import { chunk, type Db, runBatch, type Statement } from "../../db/client";
+import { type Db, runBatch, type Statement } from "../../db/client";
 import { errorFields, log } from "../../lib/log";
 import { failAttempt, giveBack, markSent, markUncertain, retryLater } from "../../lifecycle/attempts";
 import { eventStatements } from "../../lifecycle/provider-events";
 import type { ProviderName } from "../../providers/registry";
 import type { ProviderError } from "../../providers/types";
 import { deliveryIdsOf, enqueueDeliveries } from "../../services/webhook-fanout";
+import { enqueueByLane } from "../lanes";
 import { LEASE_TOO_SHORT } from "./send";
 import type { Attempt, Decision, SendConsumerDeps } from "./types";
 
@@ -141,18 +142,22 @@ async function reportToProviders(attempts: Attempt[], deps: SendConsumerDeps): P
 	);
 }
 
-/** Deferred emails go back on the queue as new messages, so waiting never uses up the queue's retry count. */
+/**
+ * Deferred emails go back on their lane's queue as new messages, so waiting never uses up the queue's retry count. If
+ * that fails, every deferred message is retried in place instead (one may then be queued twice: a claim takes a row once).
+ */
 async function requeue(deps: SendConsumerDeps, attempts: Attempt[]): Promise<boolean> {
 	if (attempts.length === 0) return true;
 	try {
-		for (const part of chunk(attempts, 100)) {
-			await deps.sendQueue.sendBatch(
-				part.map((a) => ({
-					body: { v: 1 as const, id: a.row.id, tenantId: a.row.tenantId },
-					delaySeconds: a.decision?.kind === "deferred" ? a.decision.delaySeconds : 0,
-				})),
-			);
-		}
+		await enqueueByLane(
+			deps.sendQueues,
+			attempts.map((a) => ({
+				id: a.row.id,
+				tenantId: a.row.tenantId,
+				priority: a.row.priority,
+				delaySeconds: a.decision?.kind === "deferred" ? a.decision.delaySeconds : 0,
+			})),
+		);
 		return true;
 	} catch (e) {
 		log.warn("requeue_failed", { count: attempts.length, ...errorFields(e) });

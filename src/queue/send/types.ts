@@ -8,16 +8,17 @@ import type { EmailRow, Rate } from "../../db/schema";
 import type { AttemptRef } from "../../lifecycle/attempts";
 import type { NamedProvider, ProviderFactory, ProviderName } from "../../providers/registry";
 import type { FollowUpEvent, ProviderError } from "../../providers/types";
-import type { SendQueueMessage } from "../../schemas/queue";
 import type { Pacer } from "../../services/pacing";
 import type { WebhookQueueMessage } from "../../services/webhook-fanout";
+import type { SendQueues } from "../lanes";
 
 export type SendConsumerDeps = {
 	db: Db;
 	config: Config;
 	attachments: R2Bucket;
 	webhookQueue: Queue<WebhookQueueMessage>;
-	sendQueue: Queue<SendQueueMessage>;
+	/** Both lanes: a deferred email goes back on its own (src/queue/lanes.ts). */
+	sendQueues: SendQueues;
 	providers: ProviderFactory;
 	pacer: Pacer;
 	now: () => number;
