@@ -1,8 +1,9 @@
 /**
  * `GET /analytics?from&to&group_by=hour|day&tag&template_id`: how many emails reached each status per time bucket,
  * counted from `email_events` through its `(tenant_id, at)` index (src/services/event-counts.ts, shared with
- * `/emails/metrics`). Every bucket of the range is present, empty
- * ones with zeros, so charts need no gap filling.
+ * `/emails/metrics`), and `unique_human_opens`: the emails a person opened in the bucket, machine opens (Apple Mail
+ * Privacy Protection, scanners) left out. Every bucket of the range is present, empty ones with zeros, so charts
+ * need no gap filling.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { count, sql } from "drizzle-orm";
@@ -11,7 +12,7 @@ import { emailEvents } from "../db/schema";
 import { ApiError } from "../errors";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
-import { eventsWhere } from "../services/event-counts";
+import { eventsWhere, uniqueHumanOpens } from "../services/event-counts";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
 export const analyticsRoutes = createRouter();
@@ -71,22 +72,28 @@ analyticsRoutes.openapi(
 		if (buckets > MAX_BUCKETS)
 			throw new ApiError("invalid_parameter", `At most ${MAX_BUCKETS} buckets per request; use group_by=day or a shorter range`);
 
-		const where = eventsWhere(c.get("auth").tenant.id, from, to, { types: COUNTED, tag: q.tag, templateId: q.template_id });
+		const tenantId = c.get("auth").tenant.id;
+		const filters = { tag: q.tag, templateId: q.template_id };
+		const where = eventsWhere(tenantId, from, to, { ...filters, types: COUNTED });
 		// D1 binds numbers as floats: the cast keeps this an integer division, one value per bucket.
 		const bucket = sql<number>`CAST(${emailEvents.at} / ${size} AS INTEGER) * ${size}`;
-		const rows = await getDb(c.env.DB)
-			.select({ bucket, type: emailEvents.type, n: count() })
-			.from(emailEvents)
-			.where(where)
-			.groupBy(bucket, emailEvents.type);
+		const db = getDb(c.env.DB);
+		const [rows, humanRows] = await db.batch([
+			db.select({ bucket, type: emailEvents.type, n: count() }).from(emailEvents).where(where).groupBy(bucket, emailEvents.type),
+			uniqueHumanOpens(db, tenantId, from, to, filters, bucket),
+		]);
 
 		const data = Array.from({ length: buckets }, (_, i) => ({
 			start: iso(from + i * size),
-			counts: Object.fromEntries(COUNTED.map((s) => [s, 0])) as Record<string, number>,
+			counts: Object.fromEntries([...COUNTED, "unique_human_opens"].map((s) => [s, 0])) as Record<string, number>,
 		}));
 		for (const row of rows) {
 			const slot = data[Math.floor((Number(row.bucket) - from) / size)];
 			if (slot) slot.counts[row.type] = (slot.counts[row.type] ?? 0) + row.n;
+		}
+		for (const row of humanRows) {
+			const slot = data[Math.floor((Number(row.key) - from) / size)];
+			if (slot) slot.counts.unique_human_opens = row.n;
 		}
 		return c.json({ object: "analytics" as const, group_by: q.group_by, from: iso(from), to: iso(to), data }, 200);
 	},

@@ -4,7 +4,8 @@
  * Counts: `sent`, `delivered`, `delivery_delayed`, `complained`, `opened`, `clicked` are events of those types;
  * `bounced` every bounce, split into `bounced_permanent` (hard), `bounced_transient` (soft) and `bounced_undetermined`
  * (the provider did not say); `suppressed` emails failed because a recipient was on the suppression list, `failed`
- * every other failure; `unique_opened`/`unique_clicked` emails opened/clicked at least once. Rates are percentages:
+ * every other failure; `unique_opened`/`unique_clicked` emails opened/clicked at least once, and `unique_human_opened`
+ * (Mailroom extension) emails a person opened, machine opens left out (src/services/event-counts.ts). Rates are percentages:
  * `delivery_rate` and `bounce_rate` of sent, `open_rate`, `click_rate` (unique) and `complaint_rate` of delivered.
  * Mailroom receives no email and has no unsubscribe handling: `received`, `unsubscribed`, `unsubscribe_rate` are 0.
  * Periods are in UTC (`timezone` must be UTC); weeks start on Monday. Of the dimensions only `period` is offered, and
@@ -19,7 +20,7 @@ import { ApiError } from "../errors";
 import { isUuid } from "../lib/ids";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
-import { eventsWhere } from "../services/event-counts";
+import { eventsWhere, uniqueHumanOpens } from "../services/event-counts";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
 export const emailMetricsRoutes = createRouter();
@@ -41,6 +42,7 @@ const METRICS = [
 	"sent",
 	"unique_opened",
 	"unique_clicked",
+	"unique_human_opened",
 	"delivery_rate",
 	"open_rate",
 	"click_rate",
@@ -136,7 +138,7 @@ type KindCounts = Map<string, { n: number; unique: number }>;
 
 const percent = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 10_000) / 100);
 
-function metricValues(kinds: KindCounts): Record<Metric, number> {
+function metricValues(kinds: KindCounts, humanOpened: number): Record<Metric, number> {
 	const n = (kind: string) => kinds.get(kind)?.n ?? 0;
 	const bounced = n("bounced_permanent") + n("bounced_transient") + n("bounced_undetermined");
 	const uniqueOpened = kinds.get("opened")?.unique ?? 0;
@@ -158,6 +160,7 @@ function metricValues(kinds: KindCounts): Record<Metric, number> {
 		sent: n("sent"),
 		unique_opened: uniqueOpened,
 		unique_clicked: uniqueClicked,
+		unique_human_opened: humanOpened,
 		delivery_rate: percent(n("delivered"), n("sent")),
 		open_rate: percent(uniqueOpened, n("delivered")),
 		click_rate: percent(uniqueClicked, n("delivered")),
@@ -214,10 +217,9 @@ emailMetricsRoutes.openapi(
 		}
 
 		const db = getDb(c.env.DB);
-		const where = eventsWhere(c.get("auth").tenant.id, start, end, {
-			types: COUNTED_TYPES,
-			...(q.email_id.length > 0 ? { emailIds: q.email_id } : {}),
-		});
+		const tenantId = c.get("auth").tenant.id;
+		const filters = q.email_id.length > 0 ? { emailIds: q.email_id } : {};
+		const where = eventsWhere(tenantId, start, end, { ...filters, types: COUNTED_TYPES });
 		const totalsQuery = db
 			.select({ kind: KIND, n: count(), unique: countDistinct(emailEvents.emailId) })
 			.from(emailEvents)
@@ -228,7 +230,12 @@ emailMetricsRoutes.openapi(
 			.from(emailEvents)
 			.where(where)
 			.groupBy(period.key, KIND);
-		const [totalRows, periodRows] = byPeriod ? await db.batch([totalsQuery, periodQuery]) : [await totalsQuery, []];
+		const humanTotalQuery = uniqueHumanOpens(db, tenantId, start, end, filters);
+		const humanPeriodQuery = uniqueHumanOpens(db, tenantId, start, end, filters, period.key);
+		const [totalRows, humanTotalRows, periodRows, humanPeriodRows] = byPeriod
+			? await db.batch([totalsQuery, humanTotalQuery, periodQuery, humanPeriodQuery])
+			: [...(await db.batch([totalsQuery, humanTotalQuery])), [], []];
+		const humanPerPeriod = new Map(humanPeriodRows.map((r) => [period.start(Number(r.key)), r.n]));
 
 		const metrics: Metric[] = q.metrics.length > 0 ? [...new Set(q.metrics)] : [...METRICS];
 		const totals: KindCounts = new Map(totalRows.map((r) => [r.kind, { n: r.n, unique: r.unique }]));
@@ -247,9 +254,14 @@ emailMetricsRoutes.openapi(
 				metrics,
 				dimensions: q.dimensions,
 				granularity: q.granularity,
-				totals: pick(metricValues(totals), metrics),
+				totals: pick(metricValues(totals, humanTotalRows[0]?.n ?? 0), metrics),
 				...(byPeriod
-					? { data: starts.map((s) => ({ period: iso(s), ...pick(metricValues(perPeriod.get(s) ?? new Map()), metrics) })) }
+					? {
+							data: starts.map((s) => ({
+								period: iso(s),
+								...pick(metricValues(perPeriod.get(s) ?? new Map(), humanPerPeriod.get(s) ?? 0), metrics),
+							})),
+						}
 					: {}),
 			},
 			200,

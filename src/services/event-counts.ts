@@ -3,7 +3,8 @@
  * from: `email_events` through its `(tenant_id, at)` index, optionally limited to event types, to emails with a tag
  * (`name` or `name:value`) or from a template, or to listed emails.
  */
-import { and, eq, gte, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { and, countDistinct, eq, gte, inArray, lt, type SQL, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
 import { emailEvents, emails } from "../db/schema";
 
 export type EventFilters = {
@@ -28,4 +29,25 @@ export function eventsWhere(tenantId: string, from: number, to: number, filters:
 		);
 	}
 	return and(...conditions);
+}
+
+/**
+ * Unique human opens: per `key` (a bucket or period of `at`; none: one total), how many emails were opened at least
+ * once by a person among the tenant's events at `from` ≤ at < `to` that pass `filters`. An open flagged `machine` by
+ * Mailroom's own tracking (Apple Mail Privacy Protection, scanners: src/tracking/record.ts) does not count;
+ * providers' opens carry no flag and do. One query, apart from the per-type counts, for callers to batch.
+ */
+export function uniqueHumanOpens(db: Db, tenantId: string, from: number, to: number, filters: EventFilters, key?: SQL<number>) {
+	const query = db
+		.select({ key: key ?? sql<number>`0`, n: countDistinct(emailEvents.emailId) })
+		.from(emailEvents)
+		.where(
+			and(
+				eventsWhere(tenantId, from, to, { ...filters, types: ["opened"] }),
+				sql`coalesce(json_extract(${emailEvents.detail}, '$.machine'), 0) = 0`,
+			),
+		)
+		.$dynamic();
+	// Not `GROUP BY 0`: SQLite reads a constant there as a column number.
+	return key ? query.groupBy(key) : query;
 }
