@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import readme from "../../README.md?raw";
 import { getDb } from "../../src/db/client";
 import { getEmail } from "../../src/db/emails";
 import { ok } from "../../src/lib/result";
@@ -28,6 +29,16 @@ describe("who tracks, decided per attempt by the provider it uses", () => {
 	it("every module says how its provider tracks, except the transports Mailroom tracks for", () => {
 		const ownTracking = PROVIDERS.filter((p) => p.tracking === undefined).map((p) => p.name);
 		expect(ownTracking.sort()).toEqual(["cloudflare", "sandbox", "smtp"]);
+	});
+
+	it("the README's Tracking section says how each provider tracks", () => {
+		const section = readme.slice(readme.indexOf("\n## Tracking"), readme.indexOf("\n## Rate limits"));
+		const rows = section.split("\n").filter((line) => line.startsWith("| ") && !line.startsWith("| provider"));
+		for (const provider of PROVIDERS)
+			expect(
+				rows.some((row) => row.split("|")[1]?.includes(provider.title)),
+				provider.title,
+			).toBe(true);
 	});
 
 	it.each(["sendgrid", "postmark", "mailgun", "ses"])("%s gets the email's settings and the html untouched", async (provider) => {
