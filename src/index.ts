@@ -1,7 +1,7 @@
 /** The Worker's entry: wires the HTTP app, the queue consumers and the crons; exports the Durable Object. */
 import { createApp } from "./app";
 import { handleScheduled } from "./cron";
-import { benchMetricsEnabled, instrumented, type Phase } from "./lib/bench-metrics";
+import { benchMetricsEnabled, instrumented, type Phase, queuePhase } from "./lib/bench-metrics";
 import { limiterFaultRate, withLimiterFaults } from "./lib/chaos-faults";
 import { handleQueue } from "./queue";
 
@@ -20,7 +20,7 @@ function phaseOf(request: Request): Phase {
 export default {
 	fetch: (request, env, ctx) => app.fetch(request, benchMetricsEnabled(env) ? instrumented(env, phaseOf(request)) : env, ctx),
 	queue: (batch, env, ctx) => {
-		const measured = benchMetricsEnabled(env) ? instrumented(env, batch.queue === "mailroom-send" ? "consume" : "webhook") : env;
+		const measured = benchMetricsEnabled(env) ? instrumented(env, queuePhase(batch.queue)) : env;
 		const faults = limiterFaultRate(env);
 		return handleQueue(batch, faults > 0 ? withLimiterFaults(measured, faults) : measured, ctx);
 	},

@@ -19,6 +19,10 @@ export interface StartDevServerOptions {
 	cwd?: string;
 	/** Extra environment for wrangler, e.g. NODE_EXTRA_CA_CERTS (workerd's outbound TLS trusts those certificates). */
 	env?: Record<string, string>;
+	/** A wrangler configuration file other than `cwd`'s wrangler.jsonc. */
+	config?: string;
+	/** The DevTools (V8 inspector) port; 0, the default, lets the OS pick one. */
+	inspectorPort?: number;
 }
 
 export interface DevServer {
@@ -37,7 +41,7 @@ export interface DevServer {
 
 export declare function startDevServer(options?: StartDevServerOptions): Promise<DevServer>;
 
-export declare function applyLocalMigrations(options?: { persistTo?: string; cwd?: string }): Promise<string>;
+export declare function applyLocalMigrations(options?: { persistTo?: string; cwd?: string; config?: string }): Promise<string>;
 
 export declare function assertPortFree(port: number, host?: string): Promise<void>;
 

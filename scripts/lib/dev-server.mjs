@@ -63,9 +63,10 @@ export function findFreePort(host = "127.0.0.1") {
  * Applies the D1 migrations to the local database, without prompting (stdin is not a TTY and CI=true).
  * Returns wrangler's output; throws with it when wrangler fails.
  */
-export async function applyLocalMigrations({ persistTo, cwd = PROJECT_ROOT } = {}) {
+export async function applyLocalMigrations({ persistTo, cwd = PROJECT_ROOT, config } = {}) {
 	const args = [WRANGLER, "d1", "migrations", "apply", D1_DATABASE, "--local"];
 	if (persistTo) args.push("--persist-to", persistTo);
+	if (config) args.push("--config", config);
 	const log = new OutputLog();
 	const child = spawn(process.execPath, args, { cwd, env: wranglerEnv({ CI: "true" }), stdio: ["ignore", "pipe", "pipe"] });
 	child.stdout.setEncoding("utf8").on("data", (c) => log.append(c));
@@ -132,13 +133,27 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * @param {string} [options.cwd] project directory, defaults to this repository
  * @param {Record<string, string>} [options.env] extra environment for wrangler (e.g. NODE_EXTRA_CA_CERTS, which
  *   workerd's outbound TLS then trusts: the e2e tests' self-signed SMTP certificate)
+ * @param {string} [options.config] a wrangler configuration file other than `cwd`'s wrangler.jsonc (the benchmark's
+ *   minimal Worker, bench/floor/wrangler.jsonc)
+ * @param {number} [options.inspectorPort] the DevTools port; 0 (the default) lets the OS pick one
  */
 export async function startDevServer(options = {}) {
-	const { port = 8787, ip = "127.0.0.1", persistTo, vars = {}, timeoutMs = 60_000, onOutput, cwd = PROJECT_ROOT, env = {} } = options;
+	const {
+		port = 8787,
+		ip = "127.0.0.1",
+		persistTo,
+		vars = {},
+		timeoutMs = 60_000,
+		onOutput,
+		cwd = PROJECT_ROOT,
+		env = {},
+		config,
+		inspectorPort = 0,
+	} = options;
 	await assertPortFree(port, ip);
 	// wrangler refuses to start without the assets directory; the console itself is built by its users (dev, e2e).
 	await ensureAssetsDirectory(cwd);
-	await applyLocalMigrations({ persistTo, cwd });
+	await applyLocalMigrations({ persistTo, cwd, config });
 
 	const args = [
 		WRANGLER,
@@ -150,8 +165,9 @@ export async function startDevServer(options = {}) {
 		"--show-interactive-dev-session=false",
 		// 0: the OS picks a free port, so parallel dev servers never clash on 9229.
 		"--inspector-port",
-		"0",
+		String(inspectorPort),
 	];
+	if (config) args.push("--config", config);
 	if (persistTo) args.push("--persist-to", persistTo);
 	for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);
 

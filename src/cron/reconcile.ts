@@ -11,12 +11,15 @@
  * - Then `sent` (or `delivery_delayed`) emails older than RECONCILE_AFTER_SECONDS without a final event: the webhook
  *   may never have come. What the provider reports is recorded through the same provider-event path as webhooks
  *   (forward-only, deduplicated, suppressing, fanned out); its `sent` is dropped, the email has one already. `sent`
- *   with no final event is a resting state, not a stuck one: after RECONCILE_MAX_AGE_MS nobody asks any more. Only
- *   emails at providers with a lookup are selected (SMTP's would take every slot and settle nothing).
+ *   with no final event is a resting state, not a stuck one: after RECONCILE_MAX_AGE_MS nobody asks any more, and
+ *   it leaves the open set (`ended_at`), as does one whose provider cannot be asked. Only emails at providers with a
+ *   lookup are selected (SMTP's would take every slot and settle nothing); one asked about waits an interval
+ *   (`next_attempt_at`) before the next question.
+ * Every query reads the open set (`emails_open`: `ended_at IS NULL`, by `next_attempt_at`), never a status index.
  * Lookups are paced through the provider's bucket (one permit per lookup); uncertain emails at providers without a
  * lookup API are skipped and counted until they give up. Each email is asked about at most once per interval.
  */
-import { and, asc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lt, lte, notInArray, or, sql } from "drizzle-orm";
 import { getConfig } from "../config";
 import { chunk, getDb, runBatch, type Statement } from "../db/client";
 import { emails } from "../db/schema";
@@ -78,7 +81,7 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 	// `sent` emails are only worth a candidate slot where the provider can be asked (SMTP, Cloudflare Email Sending
 	// cannot): otherwise they would fill RECONCILE_LIMIT every run and starve the ones it can settle.
 	const askable = PROVIDERS.flatMap((m) => (providers(m.name)?.lookup ? [m.name] : []));
-	const [uncertain, sent] = await db.batch([
+	const [uncertain, sent, rested] = await db.batch([
 		db
 			.select({
 				...fields,
@@ -90,7 +93,14 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 					),
 			})
 			.from(emails)
-			.where(and(eq(emails.status, "uncertain"), lt(episodeStart, now - UNCERTAIN_SETTLE_MS), notAskedSince(UNCERTAIN_SETTLE_MS)))
+			.where(
+				and(
+					isNull(emails.endedAt),
+					eq(emails.status, "uncertain"),
+					lt(episodeStart, now - UNCERTAIN_SETTLE_MS),
+					notAskedSince(UNCERTAIN_SETTLE_MS),
+				),
+			)
 			.orderBy(asc(episodeStart))
 			.limit(RECONCILE_UNCERTAIN_LIMIT),
 		db
@@ -102,6 +112,10 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 			.from(emails)
 			.where(
 				and(
+					// The open set: a sent email keeps the next_attempt_at it was due at until it is first asked about,
+					// then waits an interval per ask.
+					isNull(emails.endedAt),
+					lte(emails.nextAttemptAt, now),
 					inArray(emails.status, ["sent", "delivery_delayed"]),
 					inArray(emails.provider, askable),
 					lt(emails.sentAt, now - after),
@@ -110,9 +124,36 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 				),
 			)
 			.limit(RECONCILE_LIMIT),
+		// `sent` with no final event that nobody will ask about any more (too old, or its provider cannot be asked):
+		// a resting state. It leaves the open set; a late delivery event still applies.
+		db
+			.update(emails)
+			.set({ endedAt: now })
+			.where(
+				inArray(
+					emails.id,
+					db
+						.select({ id: emails.id })
+						.from(emails)
+						.where(
+							and(
+								isNull(emails.endedAt),
+								lte(emails.nextAttemptAt, now),
+								inArray(emails.status, ["sent", "delivery_delayed"]),
+								or(
+									lte(emails.sentAt, now - RECONCILE_MAX_AGE_MS),
+									and(lt(emails.sentAt, now - after), notInArray(emails.provider, askable)),
+								),
+							),
+						)
+						.limit(RECONCILE_LIMIT),
+				),
+			)
+			.returning({ id: emails.id }),
 	]);
 
 	const counts = {
+		rested: rested.length,
 		candidates: uncertain.length + sent.length,
 		uncertain: uncertain.length,
 		looked_up: 0,
@@ -192,8 +233,26 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 			statements.push(...eventStatements(db, lookupEvents(row, provider.name, result), now));
 		});
 	}
-	// Chunked: D1 binds at most 100 parameters.
-	for (const ids of chunk(asked, 90)) statements.push(db.update(emails).set({ reconciledAt: now }).where(inArray(emails.id, ids)));
+	// Chunked: D1 binds at most 100 parameters. A `sent` email asked about waits an interval before it is looked at
+	// again (its next_attempt_at moves past the recover cron's range too); an uncertain one keeps its place.
+	const askedSent = new Set(sent.map((r) => r.id));
+	for (const ids of chunk(
+		asked.filter((id) => askedSent.has(id)),
+		90,
+	)) {
+		statements.push(
+			db
+				.update(emails)
+				.set({ reconciledAt: now, nextAttemptAt: now + after })
+				.where(inArray(emails.id, ids)),
+		);
+	}
+	for (const ids of chunk(
+		asked.filter((id) => !askedSent.has(id)),
+		90,
+	)) {
+		statements.push(db.update(emails).set({ reconciledAt: now }).where(inArray(emails.id, ids)));
+	}
 	const results = await runBatch(db, statements);
 	await enqueueSends(env.SEND_QUEUE as Queue<SendQueueMessage>, requeue);
 	await enqueueDeliveries(env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>, deliveryIdsOf(results));

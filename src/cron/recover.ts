@@ -7,9 +7,11 @@
  *   the lifecycle's one `expireLease` rule: requeued and pinned where the provider the claim recorded deduplicates
  *   by our id, otherwise `uncertain` for the reconciler, never resent blind. Requeued ones are enqueued.
  * - `pending` webhook deliveries long overdue are enqueued again.
- * Every change is a conditional UPDATE bounded by LIMIT, so two runs at once cannot double-act on a row.
+ * Every change is a conditional UPDATE bounded by LIMIT, so two runs at once cannot double-act on a row. Both email
+ * queries read the open set (`emails_open`: `ended_at IS NULL`, by `next_attempt_at`): a claimed row keeps the
+ * `next_attempt_at` it was due at, so `sending` rows are found in the same range as lost ones.
  */
-import { and, eq, inArray, lt } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 import { getConfig } from "../config";
 import { getDb, runBatch } from "../db/client";
 import { emails, webhookDeliveries } from "../db/schema";
@@ -40,7 +42,7 @@ export async function recover(env: Env, now: number): Promise<Record<string, num
 					db
 						.select({ id: emails.id })
 						.from(emails)
-						.where(and(inArray(emails.status, ["queued", "scheduled"]), lt(emails.nextAttemptAt, overdue)))
+						.where(and(isNull(emails.endedAt), lt(emails.nextAttemptAt, overdue), inArray(emails.status, ["queued", "scheduled"])))
 						.limit(RECOVER_LIMIT),
 				),
 			)
@@ -48,7 +50,7 @@ export async function recover(env: Env, now: number): Promise<Record<string, num
 		db
 			.select({ id: emails.id })
 			.from(emails)
-			.where(and(eq(emails.status, "sending"), lt(emails.leaseUntil, now)))
+			.where(and(isNull(emails.endedAt), lt(emails.nextAttemptAt, now), eq(emails.status, "sending"), lt(emails.leaseUntil, now)))
 			.limit(RECOVER_LIMIT),
 		db
 			.update(webhookDeliveries)

@@ -26,8 +26,10 @@ export async function release(env: Env, now: number): Promise<Record<string, num
 					.from(emails)
 					.where(
 						and(
-							eq(emails.status, "scheduled"),
+							// The open set's index: (next_attempt_at, scheduled_at) WHERE ended_at IS NULL.
+							isNull(emails.endedAt),
 							isNull(emails.nextAttemptAt),
+							eq(emails.status, "scheduled"),
 							lte(emails.scheduledAt, now + QUEUE_MAX_DELAY_SECONDS * 1000),
 						),
 					)

@@ -52,24 +52,75 @@ export async function listEmails(db: Db, tenantId: string, options: ListEmailsOp
 	return pageOf(rows, options.limit, towardsNewer);
 }
 
-/** An email and its events, oldest first, in one round trip; undefined when the tenant has no such email. */
+/** One event of an email's history, as `GET /emails/:id/events` lists it. */
+export type TimelineEvent = {
+	type: string;
+	/** When it happened (the provider's time for provider events). */
+	at: number;
+	provider: string | null;
+	detail: Record<string, unknown> | null;
+	/** Our clock when it was recorded: the order of the history. */
+	recordedAt: number;
+};
+
+/** Ties in `recordedAt` (one batch writes several) fall back to the lifecycle's order, then to the events' times. */
+const ORDER: Record<string, number> = { sending: 1, sent: 2 };
+
+/**
+ * An email's whole history: the events its row records itself — accepted (`queued`/`scheduled` at `created_at`),
+ * `sent` (`sent_at`) and the latest status event (`status_event`) — merged with its `email_events` rows, oldest
+ * first. A stored `sent` at the row's `sent_at` (from before rows held it) stands for the row's own.
+ */
+export function timelineOf(email: EmailRow, stored: readonly EmailEventRow[]): TimelineEvent[] {
+	const rescheduled = stored.some((e) => e.type === "scheduled");
+	// Acceptance is the first event by definition, whatever the clocks say.
+	const accepted: TimelineEvent = {
+		type: email.scheduledAt !== null ? "scheduled" : "queued",
+		at: email.createdAt,
+		provider: null,
+		detail: email.scheduledAt !== null && !rescheduled ? { scheduled_at: new Date(email.scheduledAt).toISOString() } : null,
+		recordedAt: email.createdAt,
+	};
+	const later: TimelineEvent[] = stored.map((e) => ({
+		type: e.type,
+		at: e.at,
+		provider: e.provider,
+		detail: e.detail ?? null,
+		recordedAt: e.recordedAt,
+	}));
+	if (email.sentAt !== null && !stored.some((e) => e.type === "sent" && e.at === email.sentAt)) {
+		later.push({
+			type: "sent",
+			at: email.sentAt,
+			provider: email.provider,
+			detail: { provider_message_id: email.providerMessageId, attempt: email.attempts },
+			recordedAt: email.sentAt,
+		});
+	}
+	const held = email.statusEvent;
+	if (held) later.push({ type: held.type, at: held.at, provider: held.provider, detail: held.detail, recordedAt: held.recordedAt });
+	later.sort((a, b) => a.recordedAt - b.recordedAt || (ORDER[a.type] ?? 3) - (ORDER[b.type] ?? 3) || a.at - b.at);
+	return [accepted, ...later];
+}
+
+/** An email and its history, oldest first, in one round trip; undefined when the tenant has no such email. */
 export async function getEmailWithEvents(
 	db: Db,
 	tenantId: string,
 	emailId: string,
-): Promise<{ email: EmailRow; events: EmailEventRow[] } | undefined> {
-	const [found, events] = await db.batch([
+): Promise<{ email: EmailRow; events: TimelineEvent[] } | undefined> {
+	const [found, stored] = await db.batch([
 		db
 			.select()
 			.from(emails)
 			.where(and(eq(emails.id, emailId), eq(emails.tenantId, tenantId)))
 			.limit(1),
+		// The key's prefix: (email_id, key) is the table's primary key.
 		db
 			.select()
 			.from(emailEvents)
-			.where(and(eq(emailEvents.emailId, emailId), eq(emailEvents.tenantId, tenantId)))
-			.orderBy(asc(emailEvents.id)),
+			.where(and(eq(emailEvents.emailId, emailId), eq(emailEvents.tenantId, tenantId))),
 	]);
 	const email = found[0];
-	return email ? { email, events } : undefined;
+	return email ? { email, events: timelineOf(email, stored) } : undefined;
 }

@@ -23,6 +23,16 @@ export const EMAIL_STATUSES = [
 ] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
+/** Statuses an email can have while in the open set (`ended_at IS NULL`): on its way, or sent without a final event. */
+export const OPEN_STATUSES = [
+	"scheduled",
+	"queued",
+	"sending",
+	"uncertain",
+	"sent",
+	"delivery_delayed",
+] as const satisfies readonly EmailStatus[];
+
 export const API_KEY_PERMISSIONS = ["full_access", "sending_access"] as const;
 export type ApiKeyPermission = (typeof API_KEY_PERMISSIONS)[number];
 
@@ -149,38 +159,78 @@ export const emails = sqliteTable(
 		 */
 		uncertainSince: integer("uncertain_since"),
 		lastError: text("last_error"),
+		/**
+		 * The latest provider event that moved the status (delivered, bounced…), held on the row instead of in
+		 * `email_events`: the common path (sent → delivered) then writes no event row. When a later event moves the
+		 * status again, this one is moved into `email_events` first (src/lifecycle/provider-events.ts).
+		 */
+		statusEvent: text("status_event", { mode: "json" }).$type<StatusEvent>(),
+		/**
+		 * When the email left the open set (our clock): a final status, or a `sent` that nothing more is expected
+		 * of (a transport without delivery events, or reconcile stopped asking). Null while open: `emails_open`.
+		 */
+		endedAt: integer("ended_at"),
 		createdAt: integer("created_at").notNull(),
 		updatedAt: integer("updated_at").notNull(),
 	},
+	// WITHOUT ROWID (migrations/0010_cost.sql; drizzle cannot say so): the id is the key, with no rowid beside it.
+	// Each index entry a write changes is a row D1 bills, so there are three, chosen so the common path touches few
+	// (docs/architecture.md, "Cost"): none of them keyed or filtered on `status`, which changes at every step.
 	(t) => [
+		// Lists, lookups and analytics per tenant, newest first (UUIDv7 ids sort by creation time).
 		index("emails_tenant_id").on(t.tenantId, t.id),
-		index("emails_tenant_status").on(t.tenantId, t.status, t.id),
-		index("emails_status_scheduled").on(t.status, t.scheduledAt),
-		index("emails_status_updated").on(t.status, t.updatedAt),
-		index("emails_provider_message").on(t.providerMessageId),
-		index("emails_status_next_attempt").on(t.status, t.nextAttemptAt),
+		// The open set, in the order the crons want it: recover (lost messages, expired leases), release (far-future
+		// schedules: null next_attempt_at, by scheduled_at) and reconcile (uncertain, sent without a final event).
+		index("emails_open").on(t.nextAttemptAt, t.scheduledAt).where(sql`ended_at IS NULL`),
+		// Cloudflare Email Sending's events carry only its message id; every other provider's carry ours.
+		index("emails_cloudflare_message").on(t.providerMessageId).where(sql`provider = 'cloudflare' AND provider_message_id IS NOT NULL`),
 	],
 );
 
+/** A provider event kept on its email's row (`emails.status_event`); `key` is its dedupe key. */
+export type StatusEvent = {
+	key: string;
+	type: string;
+	at: number;
+	provider: string | null;
+	detail: Record<string, unknown> | null;
+	/** Our clock when it was recorded: orders it among the email's events. */
+	recordedAt: number;
+};
+
+/**
+ * An email's events that its row cannot say. `queued`/`scheduled` (the row's `created_at`), `sent` (`sent_at`) and
+ * the latest status event (`status_event`) are read from the row (src/db/emails.ts `timelineOf`); everything else
+ * (retries, failures, uncertainty, engagement, earlier status events) is a row here. WITHOUT ROWID, keyed by email
+ * and `key`: one row written per event, read per email by the key's prefix, deduplicated by the key itself.
+ */
 export const emailEvents = sqliteTable(
 	"email_events",
 	{
-		id: integer("id").primaryKey({ autoIncrement: true }),
 		emailId: text("email_id").notNull(),
+		/** The provider's dedupe key for provider events (the same every time it is delivered); ours are `o:<uuid>`. */
+		key: text("key").notNull(),
 		tenantId: text("tenant_id").notNull(),
 		type: text("type").notNull(),
 		at: integer("at").notNull(),
 		provider: text("provider"),
 		detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>(),
-		/** Stable key for events that may arrive twice (provider webhooks); null for our own transitions. */
-		dedupeKey: text("dedupe_key"),
+		/** Our clock when it was recorded: the order of an email's events (provider times may be skewed). */
+		recordedAt: integer("recorded_at").notNull(),
 	},
-	(t) => [
-		index("email_events_email").on(t.emailId, t.id),
-		index("email_events_tenant_at").on(t.tenantId, t.at),
-		uniqueIndex("email_events_dedupe").on(t.dedupeKey).where(sql`dedupe_key IS NOT NULL`),
-	],
+	(t) => [primaryKey({ columns: [t.emailId, t.key] })],
 );
+
+/** Where a cron that walks a table in key order stopped (retention: the last email id it read). WITHOUT ROWID. */
+export const cronCursors = sqliteTable("cron_cursors", {
+	name: text("name").primaryKey(),
+	value: text("value").notNull(),
+});
+
+/** Emails retention passed while they were still on their way; purged once they end. WITHOUT ROWID. */
+export const retentionWaiting = sqliteTable("retention_waiting", {
+	emailId: text("email_id").primaryKey(),
+});
 
 export const IDEMPOTENCY_STATES = ["in_flight", "completed"] as const;
 

@@ -13,7 +13,7 @@ import { and, eq, inArray, isNull, notInArray, type SQL, sql } from "drizzle-orm
 import { chunk, type Db, type Statement } from "../db/client";
 import { deadLetters, type EmailRow, emailEvents, emails, suppressions } from "../db/schema";
 import { newEmailId } from "../lib/ids";
-import { announced, eventIfChanged, sqlNameList } from "./guarded";
+import { announced, announcedByRow, eventIfChanged, ownEventKey, sqlNameList } from "./guarded";
 
 /** One claim of one email: the token the claim wrote and the attempt number it reached. */
 export type AttemptRef = { emailId: string; tenantId: string; attemptId: string; attempt: number };
@@ -130,8 +130,8 @@ export function expireLeases(db: Db, ids: readonly string[], options: ExpiryOpti
 		db.insert(emailEvents).select(
 			db
 				.select({
-					id: sql<number>`NULL`.as("id"),
 					emailId: emails.id,
+					key: sql<string>`${ownEventKey(options.now)}`.as("key"),
 					tenantId: emails.tenantId,
 					type: sql<string>`CASE ${emails.status} WHEN 'uncertain' THEN 'uncertain' ELSE 'lease_expired' END`.as("type"),
 					at: sql<number>`${options.now}`.as("at"),
@@ -139,7 +139,7 @@ export function expireLeases(db: Db, ids: readonly string[], options: ExpiryOpti
 					detail: sql<string>`json_object('reason', ${LEASE_EXPIRED}, 'attempt', ${emails.attempts}, 'then', ${emails.status})`.as(
 						"detail",
 					),
-					dedupeKey: sql<null>`NULL`.as("dedupe_key"),
+					recordedAt: sql<number>`${options.now}`.as("recorded_at"),
 				})
 				.from(emails)
 				.where(and(inArray(emails.id, part), eq(emails.attemptId, options.marker))),
@@ -156,12 +156,22 @@ export function reassignProvider(db: Db, ref: AttemptRef, provider: string, now:
 		.returning({ id: emails.id });
 }
 
-export type SentOutcome = { provider: string; providerMessageId: string; now: number };
+export type SentOutcome = {
+	provider: string;
+	providerMessageId: string;
+	now: number;
+	/**
+	 * Nothing more is expected of it that a cron could act on: the provider cannot be asked about it (SMTP, SES,
+	 * Cloudflare Email Sending), so it leaves the open set now (`ended_at`); a later delivery event still applies.
+	 */
+	ends?: boolean;
+};
 
 /**
  * `markSent`: the provider accepted the email. Applied while the email is still attributed to that provider and has
  * no provider id, whatever attempt holds it now: a late answer from an expired attempt is still the truth, and a
  * provider event that arrived first (delivered) keeps its status. Nothing is written for a failed or canceled email.
+ * Its `sent` event is the row's own `sent_at` (no `email_events` row); tenants still hear `email.sent`.
  */
 export function markSent(
 	db: Db,
@@ -180,6 +190,7 @@ export function markSent(
 				leaseUntil: null,
 				lastError: null,
 				uncertainSince: null,
+				...(sent.ends ? { endedAt: sql`COALESCE(${emails.endedAt}, ${sent.now})` } : {}),
 				updatedAt: sent.now,
 			})
 			.where(
@@ -191,7 +202,7 @@ export function markSent(
 					notInArray(emails.status, ["failed", "canceled"]),
 				),
 			),
-		...announced(db, {
+		...announcedByRow(db, {
 			emailId: email.emailId,
 			tenantId: email.tenantId,
 			type: "sent",
@@ -324,6 +335,7 @@ export function failAttempt(db: Db, ref: AttemptRef, outcome: FailOutcome): Stat
 				provider: outcome.provider,
 				leaseUntil: null,
 				lastError: outcome.reason,
+				endedAt: outcome.now,
 				updatedAt: outcome.now,
 			})
 			.where(owned(ref)),

@@ -6,7 +6,13 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db, Statement } from "../db/client";
 import { emailEvents, emails } from "../db/schema";
+import { newEmailId } from "../lib/ids";
 import { fanOutStatement } from "../services/webhook-fanout";
+
+/** The `email_events` key of one of our own events: unique, and in time order (a UUIDv7 of when it happened). */
+export function ownEventKey(at: number): string {
+	return `o:${newEmailId(at)}`;
+}
 
 export type GuardedEvent = {
 	emailId: string;
@@ -22,15 +28,15 @@ export function eventIfChanged(db: Db, event: GuardedEvent): Statement {
 	return db.insert(emailEvents).select(
 		db
 			.select({
-				// Every column in table order (drizzle's rule for INSERT … SELECT); NULL lets SQLite assign the id.
-				id: sql<number>`NULL`.as("id"),
+				// Every column in table order (drizzle's rule for INSERT … SELECT).
 				emailId: emails.id,
+				key: sql<string>`${ownEventKey(event.at)}`.as("key"),
 				tenantId: emails.tenantId,
 				type: sql<string>`${event.type}`.as("type"),
 				at: sql<number>`${event.at}`.as("at"),
 				provider: sql<string | null>`${event.provider ?? null}`.as("provider"),
 				detail: sql<string | null>`${event.detail ? JSON.stringify(event.detail) : null}`.as("detail"),
-				dedupeKey: sql<null>`NULL`.as("dedupe_key"),
+				recordedAt: sql<number>`${event.at}`.as("recorded_at"),
 			})
 			.from(emails)
 			.where(and(eq(emails.id, event.emailId), eq(emails.tenantId, event.tenantId), sql`changes() = 1`)),
@@ -41,6 +47,15 @@ export function eventIfChanged(db: Db, event: GuardedEvent): Statement {
 export function announced(db: Db, event: GuardedEvent): Statement[] {
 	const fanOut = fanOutStatement(db, event);
 	return fanOut ? [eventIfChanged(db, event), fanOut] : [eventIfChanged(db, event)];
+}
+
+/**
+ * Only the webhook deliveries of the UPDATE just before, for an event the email row itself records (`sent`: its
+ * `sent_at`), which therefore gets no `email_events` row (src/db/emails.ts `timelineOf`).
+ */
+export function announcedByRow(db: Db, event: GuardedEvent): Statement[] {
+	const fanOut = fanOutStatement(db, event);
+	return fanOut ? [fanOut] : [];
 }
 
 /** Provider names as an SQL list of string literals; names come from the provider registry (letters only). */

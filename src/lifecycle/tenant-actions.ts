@@ -11,25 +11,19 @@ import { announced } from "./guarded";
 import { TRANSITIONS } from "./transitions";
 
 /**
- * `accept`: the email rows with their `queued` / `scheduled` events in one transaction (with the caller's
- * idempotency statements); scheduled ones announce `email.scheduled`.
+ * `accept`: the email rows in one transaction (with the caller's idempotency statements). Their `queued` /
+ * `scheduled` event is the row itself (`created_at`, `scheduled_at`: src/db/emails.ts `timelineOf`), so nothing is
+ * written to `email_events`; scheduled ones announce `email.scheduled`.
  */
 export function acceptStatements(db: Db, rows: readonly (NewEmailRow & { id: string; status: EmailStatus })[], now: number): Statement[] {
-	const events = rows.map((row) => ({
-		emailId: row.id,
-		tenantId: row.tenantId,
-		type: row.status,
-		at: now,
-		provider: null,
-		detail: row.status === "scheduled" && row.scheduledAt ? { scheduled_at: new Date(row.scheduledAt).toISOString() } : null,
-		dedupeKey: null,
-	}));
-	// These follow the events' multi-row INSERT, so they are not guarded by `changes()`.
-	const fanOuts = events.flatMap((e) => {
-		const statement = e.type === "scheduled" ? fanOutStatement(db, e, false) : null;
+	// They follow the rows' multi-row INSERT, so they are not guarded by `changes()`.
+	const fanOuts = rows.flatMap((row) => {
+		if (row.status !== "scheduled") return [];
+		const detail = row.scheduledAt ? { scheduled_at: new Date(row.scheduledAt).toISOString() } : null;
+		const statement = fanOutStatement(db, { emailId: row.id, tenantId: row.tenantId, type: "scheduled", at: now, detail }, false);
 		return statement ? [statement] : [];
 	});
-	return [...chunkedInserts(db, emails, [...rows]), ...chunkedInserts(db, emailEvents, events), ...fanOuts];
+	return [...chunkedInserts(db, emails, [...rows]), ...fanOuts];
 }
 
 type Change = {
@@ -40,6 +34,8 @@ type Change = {
 	detail?: Record<string, unknown> | null;
 	/** A further condition the row must meet. */
 	where?: SQL;
+	/** Statements to run first, in the same transaction (each guarded by the same conditions as the UPDATE). */
+	before?: Statement[];
 };
 
 /**
@@ -52,7 +48,9 @@ async function transition(
 	id: string,
 	change: Change,
 ): Promise<{ row: EmailRow; deliveryIds: string[] } | undefined> {
+	const before = change.before ?? [];
 	const results = (await runBatch(db, [
+		...before,
 		db
 			.update(emails)
 			.set({ ...change.set, status: change.to, lastEvent: change.to, updatedAt: change.now })
@@ -60,8 +58,41 @@ async function transition(
 			.returning(),
 		...announced(db, { emailId: id, tenantId, type: change.to, at: change.now, detail: change.detail ?? null }),
 	])) as unknown[];
-	const row = (results[0] as EmailRow[])[0];
-	return row ? { row, deliveryIds: deliveryIdsOf(results) } : undefined;
+	const row = (results[before.length] as EmailRow[])[0];
+	return row ? { row, deliveryIds: deliveryIdsOf(results.slice(before.length)) } : undefined;
+}
+
+/**
+ * Before a replay clears `sent_at` (the email's `sent` event): that event, kept as a row, so the history still says
+ * it was sent once before it failed. Guarded like the replay itself.
+ */
+function sentEventRow(db: Db, tenantId: string, id: string): Statement {
+	return db
+		.insert(emailEvents)
+		.select(
+			db
+				.select({
+					emailId: emails.id,
+					key: sql<string>`'o:sent:' || ${emails.sentAt}`.as("key"),
+					tenantId: emails.tenantId,
+					type: sql<string>`'sent'`.as("type"),
+					at: sql<number>`${emails.sentAt}`.as("at"),
+					provider: emails.provider,
+					detail: sql<string>`json_object('provider_message_id', ${emails.providerMessageId}, 'attempt', ${emails.attempts})`.as("detail"),
+					recordedAt: sql<number>`${emails.sentAt}`.as("recorded_at"),
+				})
+				.from(emails)
+				.where(
+					and(
+						eq(emails.id, id),
+						eq(emails.tenantId, tenantId),
+						inArray(emails.status, [...TRANSITIONS.replay.from]),
+						sql`${emails.sentAt} IS NOT NULL`,
+						hasBody,
+					),
+				),
+		)
+		.onConflictDoNothing();
 }
 
 /** The email still has what it would send (retention empties html and text together). */
@@ -72,7 +103,13 @@ export const hasBody: SQL = sql`(${emails.html} IS NOT NULL OR ${emails.text} IS
  * back `queued` but pinned (a lease that expired mid-send) is resolved at that provider, not taken back.
  */
 export function cancelEmail(db: Db, tenantId: string, id: string, now: number) {
-	return transition(db, tenantId, id, { from: TRANSITIONS.cancel.from, to: "canceled", now, where: isNull(emails.pinnedProvider) });
+	return transition(db, tenantId, id, {
+		from: TRANSITIONS.cancel.from,
+		to: "canceled",
+		now,
+		set: { endedAt: now },
+		where: isNull(emails.pinnedProvider),
+	});
 }
 
 /** `reschedule`: a new `scheduled_at`; `nextAttemptAt` null when the release cron will enqueue it later. */
@@ -106,7 +143,9 @@ export function replayFailedEmail(
 		from: TRANSITIONS.replay.from,
 		to: "queued",
 		now: options.now,
+		before: [sentEventRow(db, tenantId, id)],
 		set: {
+			endedAt: null,
 			attempts: 0,
 			provider: options.provider,
 			pinnedProvider: null,
@@ -137,7 +176,7 @@ export function queueExhaustedStatements(
 	return [
 		db
 			.update(emails)
-			.set({ status: "failed", lastEvent: "failed", attemptId: marker, leaseUntil: null, lastError: reason, updatedAt: now })
+			.set({ status: "failed", lastEvent: "failed", attemptId: marker, leaseUntil: null, lastError: reason, endedAt: now, updatedAt: now })
 			.where(
 				and(
 					eq(emails.id, message.emailId),

@@ -7,7 +7,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Db, Statement } from "../db/client";
 import { emailEvents, emails } from "../db/schema";
 import { deadLetterIf, markSent } from "./attempts";
-import { announced, eventIfChanged } from "./guarded";
+import { announced, eventIfChanged, ownEventKey } from "./guarded";
 
 type UncertainEmail = { emailId: string; tenantId: string; provider: string };
 
@@ -34,14 +34,14 @@ export function notFoundAtProvider(db: Db, email: UncertainEmail, now: number): 
 	return db.insert(emailEvents).select(
 		db
 			.select({
-				id: sql<number>`NULL`.as("id"),
 				emailId: emails.id,
+				key: sql<string>`${ownEventKey(now)}`.as("key"),
 				tenantId: emails.tenantId,
 				type: sql<string>`${NOT_FOUND_EVENT}`.as("type"),
 				at: sql<number>`${now}`.as("at"),
 				provider: sql<string>`${email.provider}`.as("provider"),
 				detail: sql<null>`NULL`.as("detail"),
-				dedupeKey: sql<null>`NULL`.as("dedupe_key"),
+				recordedAt: sql<number>`${now}`.as("recorded_at"),
 			})
 			.from(emails)
 			.where(and(eq(emails.id, email.emailId), eq(emails.tenantId, email.tenantId), eq(emails.status, "uncertain"))),
@@ -88,7 +88,7 @@ export function giveUpUnresolved(db: Db, email: UncertainEmail & { attempts: num
 	return [
 		db
 			.update(emails)
-			.set({ status: "failed", lastEvent: "failed", attemptId: marker, lastError: reason, updatedAt: now })
+			.set({ status: "failed", lastEvent: "failed", attemptId: marker, lastError: reason, endedAt: now, updatedAt: now })
 			.where(and(eq(emails.id, email.emailId), eq(emails.tenantId, email.tenantId), eq(emails.status, "uncertain"))),
 		...announced(db, {
 			emailId: email.emailId,

@@ -1,18 +1,17 @@
 /**
- * `GET /analytics?from&to&group_by=hour|day&tag&template_id`: how many emails reached each status per time bucket,
- * counted from `email_events` through its `(tenant_id, at)` index (src/services/event-counts.ts, shared with
- * `/emails/metrics`), and `unique_human_opens`: the emails a person opened in the bucket, machine opens (Apple Mail
- * Privacy Protection, scanners) left out. Every bucket of the range is present, empty ones with zeros, so charts
- * need no gap filling.
+ * `GET /analytics?from&to&group_by=hour|day&tag&template_id`: of the emails accepted in each time bucket, how many
+ * reached each status (and were opened, clicked), counted by cohort through the `(tenant_id, id)` index
+ * (src/services/event-counts.ts, shared with `/emails/metrics`), and `unique_human_opens`: how many of them a person
+ * opened, machine opens (Apple Mail Privacy Protection, scanners) left out. Every bucket of the range is present,
+ * empty ones with zeros, so charts need no gap filling.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { count, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
-import { emailEvents } from "../db/schema";
 import { ApiError } from "../errors";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
-import { eventsWhere, uniqueHumanOpens } from "../services/event-counts";
+import { cohortEvents, UNIQUE_HUMAN_OPENS } from "../services/event-counts";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
 export const analyticsRoutes = createRouter();
@@ -72,16 +71,11 @@ analyticsRoutes.openapi(
 		if (buckets > MAX_BUCKETS)
 			throw new ApiError("invalid_parameter", `At most ${MAX_BUCKETS} buckets per request; use group_by=day or a shorter range`);
 
-		const tenantId = c.get("auth").tenant.id;
-		const filters = { tag: q.tag, templateId: q.template_id };
-		const where = eventsWhere(tenantId, from, to, { ...filters, types: COUNTED });
+		const events = cohortEvents(c.get("auth").tenant.id, from, to, { types: COUNTED, tag: q.tag, templateId: q.template_id });
 		// D1 binds numbers as floats: the cast keeps this an integer division, one value per bucket.
-		const bucket = sql<number>`CAST(${emailEvents.at} / ${size} AS INTEGER) * ${size}`;
-		const db = getDb(c.env.DB);
-		const [rows, humanRows] = await db.batch([
-			db.select({ bucket, type: emailEvents.type, n: count() }).from(emailEvents).where(where).groupBy(bucket, emailEvents.type),
-			uniqueHumanOpens(db, tenantId, from, to, filters, bucket),
-		]);
+		const rows = await getDb(c.env.DB).all<{ bucket: number; type: string; n: number; human: number }>(
+			sql`${events} SELECT CAST(at / ${size} AS INTEGER) * ${size} AS bucket, type, count(*) AS n, ${UNIQUE_HUMAN_OPENS} AS human FROM ev GROUP BY bucket, type`,
+		);
 
 		const data = Array.from({ length: buckets }, (_, i) => ({
 			start: iso(from + i * size),
@@ -89,11 +83,9 @@ analyticsRoutes.openapi(
 		}));
 		for (const row of rows) {
 			const slot = data[Math.floor((Number(row.bucket) - from) / size)];
-			if (slot) slot.counts[row.type] = (slot.counts[row.type] ?? 0) + row.n;
-		}
-		for (const row of humanRows) {
-			const slot = data[Math.floor((Number(row.key) - from) / size)];
-			if (slot) slot.counts.unique_human_opens = row.n;
+			if (!slot) continue;
+			slot.counts[row.type] = (slot.counts[row.type] ?? 0) + row.n;
+			slot.counts.unique_human_opens = (slot.counts.unique_human_opens ?? 0) + row.human;
 		}
 		return c.json({ object: "analytics" as const, group_by: q.group_by, from: iso(from), to: iso(to), data }, 200);
 	},

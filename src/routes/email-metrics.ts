@@ -1,26 +1,27 @@
 /**
- * `GET /emails/metrics` in Resend's shape, counted from the same events as `/analytics` (src/services/event-counts.ts).
+ * `GET /emails/metrics` in Resend's shape, counted from the same events as `/analytics` (src/services/event-counts.ts):
+ * by cohort, each email's events in the period the email was accepted.
  *
  * Counts: `sent`, `delivered`, `delivery_delayed`, `complained`, `opened`, `clicked` are events of those types;
  * `bounced` every bounce, split into `bounced_permanent` (hard), `bounced_transient` (soft) and `bounced_undetermined`
  * (the provider did not say); `suppressed` emails failed because a recipient was on the suppression list, `failed`
  * every other failure; `unique_opened`/`unique_clicked` emails opened/clicked at least once, and `unique_human_opened`
- * (Mailroom extension) emails a person opened, machine opens left out (src/services/event-counts.ts). Rates are percentages:
- * `delivery_rate` and `bounce_rate` of sent, `open_rate`, `click_rate` (unique) and `complaint_rate` of delivered.
+ * (Mailroom extension) emails a person opened, machine opens left out (src/services/event-counts.ts). Rates are
+ * percentages: `delivery_rate` and `bounce_rate` of sent, `open_rate`, `click_rate` (unique) and `complaint_rate` of
+ * delivered.
  * Mailroom receives no email and has no unsubscribe handling: `received`, `unsubscribed`, `unsubscribe_rate` are 0.
  * Periods are in UTC (`timezone` must be UTC); weeks start on Monday. Of the dimensions only `period` is offered, and
  * of the filters `email_id`: `domain`/`domain_id` and `email` are answered 422, `broadcast`/`broadcast_id` too (no
  * broadcasts here).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { count, countDistinct, type SQL, sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { getDb } from "../db/client";
-import { emailEvents } from "../db/schema";
 import { ApiError } from "../errors";
 import { isUuid } from "../lib/ids";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
-import { eventsWhere, uniqueHumanOpens } from "../services/event-counts";
+import { cohortEvents, UNIQUE_HUMAN_OPENS } from "../services/event-counts";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
 export const emailMetricsRoutes = createRouter();
@@ -108,16 +109,16 @@ function parseDate(text: string, endOfDay: boolean): number {
 
 /** The SQL period key of an event and the start (epoch ms) of the period a key names. */
 const PERIODS: Record<Granularity, { key: SQL<number>; start: (key: number) => number; next: (start: number) => number }> = {
-	hourly: { key: sql<number>`CAST(${emailEvents.at} / 3600000 AS INTEGER)`, start: (k) => k * 3_600_000, next: (s) => s + 3_600_000 },
-	daily: { key: sql<number>`CAST(${emailEvents.at} / 86400000 AS INTEGER)`, start: (k) => k * DAY_MS, next: (s) => s + DAY_MS },
+	hourly: { key: sql<number>`CAST(at / 3600000 AS INTEGER)`, start: (k) => k * 3_600_000, next: (s) => s + 3_600_000 },
+	daily: { key: sql<number>`CAST(at / 86400000 AS INTEGER)`, start: (k) => k * DAY_MS, next: (s) => s + DAY_MS },
 	// Day 0 (1970-01-01) was a Thursday: +3 makes weeks start on Monday.
 	weekly: {
-		key: sql<number>`CAST((CAST(${emailEvents.at} / 86400000 AS INTEGER) + 3) / 7 AS INTEGER)`,
+		key: sql<number>`CAST((CAST(at / 86400000 AS INTEGER) + 3) / 7 AS INTEGER)`,
 		start: (k) => (k * 7 - 3) * DAY_MS,
 		next: (s) => s + 7 * DAY_MS,
 	},
 	monthly: {
-		key: sql<number>`CAST(strftime('%Y', ${emailEvents.at} / 1000, 'unixepoch') AS INTEGER) * 12 + CAST(strftime('%m', ${emailEvents.at} / 1000, 'unixepoch') AS INTEGER) - 1`,
+		key: sql<number>`CAST(strftime('%Y', at / 1000, 'unixepoch') AS INTEGER) * 12 + CAST(strftime('%m', at / 1000, 'unixepoch') AS INTEGER) - 1`,
 		start: (k) => Date.UTC(Math.floor(k / 12), k % 12, 1),
 		next: (s) => {
 			const d = new Date(s);
@@ -128,17 +129,19 @@ const PERIODS: Record<Granularity, { key: SQL<number>; start: (key: number) => n
 
 /** Which metric an event counts for: bounces by type, failures caused by a suppressed recipient apart. */
 const KIND = sql<string>`CASE
-	WHEN ${emailEvents.type} = 'bounced' THEN 'bounced_' || CASE json_extract(${emailEvents.detail}, '$.bounce_type') WHEN 'hard' THEN 'permanent' WHEN 'soft' THEN 'transient' ELSE 'undetermined' END
-	WHEN ${emailEvents.type} = 'failed' AND json_extract(${emailEvents.detail}, '$.reason') LIKE 'suppressed recipient%' THEN 'suppressed'
-	ELSE ${emailEvents.type} END`;
+	WHEN type = 'bounced' THEN 'bounced_' || CASE json_extract(detail, '$.bounce_type') WHEN 'hard' THEN 'permanent' WHEN 'soft' THEN 'transient' ELSE 'undetermined' END
+	WHEN type = 'failed' AND json_extract(detail, '$.reason') LIKE 'suppressed recipient%' THEN 'suppressed'
+	ELSE type END`;
 
 const COUNTED_TYPES = ["sent", "delivered", "delivery_delayed", "bounced", "complained", "opened", "clicked", "failed"];
 
-type KindCounts = Map<string, { n: number; unique: number }>;
+/** Per kind: its events, the emails they are of, and (for `opened`) the emails a person opened. */
+type Counts = { n: number; unique: number; human: number };
+type KindCounts = Map<string, Counts>;
 
 const percent = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 10_000) / 100);
 
-function metricValues(kinds: KindCounts, humanOpened: number): Record<Metric, number> {
+function metricValues(kinds: KindCounts): Record<Metric, number> {
 	const n = (kind: string) => kinds.get(kind)?.n ?? 0;
 	const bounced = n("bounced_permanent") + n("bounced_transient") + n("bounced_undetermined");
 	const uniqueOpened = kinds.get("opened")?.unique ?? 0;
@@ -160,7 +163,7 @@ function metricValues(kinds: KindCounts, humanOpened: number): Record<Metric, nu
 		sent: n("sent"),
 		unique_opened: uniqueOpened,
 		unique_clicked: uniqueClicked,
-		unique_human_opened: humanOpened,
+		unique_human_opened: kinds.get("opened")?.human ?? 0,
 		delivery_rate: percent(n("delivered"), n("sent")),
 		open_rate: percent(uniqueOpened, n("delivered")),
 		click_rate: percent(uniqueClicked, n("delivered")),
@@ -217,33 +220,27 @@ emailMetricsRoutes.openapi(
 		}
 
 		const db = getDb(c.env.DB);
-		const tenantId = c.get("auth").tenant.id;
-		const filters = q.email_id.length > 0 ? { emailIds: q.email_id } : {};
-		const where = eventsWhere(tenantId, start, end, { ...filters, types: COUNTED_TYPES });
-		const totalsQuery = db
-			.select({ kind: KIND, n: count(), unique: countDistinct(emailEvents.emailId) })
-			.from(emailEvents)
-			.where(where)
-			.groupBy(KIND);
-		const periodQuery = db
-			.select({ key: period.key, kind: KIND, n: count(), unique: countDistinct(emailEvents.emailId) })
-			.from(emailEvents)
-			.where(where)
-			.groupBy(period.key, KIND);
-		const humanTotalQuery = uniqueHumanOpens(db, tenantId, start, end, filters);
-		const humanPeriodQuery = uniqueHumanOpens(db, tenantId, start, end, filters, period.key);
-		const [totalRows, humanTotalRows, periodRows, humanPeriodRows] = byPeriod
-			? await db.batch([totalsQuery, humanTotalQuery, periodQuery, humanPeriodQuery])
-			: [...(await db.batch([totalsQuery, humanTotalQuery])), [], []];
-		const humanPerPeriod = new Map(humanPeriodRows.map((r) => [period.start(Number(r.key)), r.n]));
+		const events = cohortEvents(c.get("auth").tenant.id, start, end, {
+			types: COUNTED_TYPES,
+			...(q.email_id.length > 0 ? { emailIds: q.email_id } : {}),
+		});
+		type Row = { key: number; kind: string } & Counts;
+		const counts = sql`count(*) AS n, count(DISTINCT email_id) AS "unique", ${UNIQUE_HUMAN_OPENS} AS human`;
+		const periodRows = await db.all<Row>(
+			sql`${events} SELECT ${byPeriod ? period.key : sql`0`} AS key, ${KIND} AS kind, ${counts} FROM ev GROUP BY 1, 2`,
+		);
+		// Unique counts do not add up across periods: the totals are counted over the whole range.
+		const totalRows = byPeriod
+			? await db.all<Row>(sql`${events} SELECT 0 AS key, ${KIND} AS kind, ${counts} FROM ev GROUP BY 2`)
+			: periodRows;
 
 		const metrics: Metric[] = q.metrics.length > 0 ? [...new Set(q.metrics)] : [...METRICS];
-		const totals: KindCounts = new Map(totalRows.map((r) => [r.kind, { n: r.n, unique: r.unique }]));
+		const totals: KindCounts = new Map(totalRows.map((r) => [r.kind, { n: r.n, unique: r.unique, human: r.human }]));
 		const perPeriod = new Map<number, KindCounts>();
 		for (const row of periodRows) {
 			const startOfPeriod = period.start(Number(row.key));
 			const kinds = perPeriod.get(startOfPeriod) ?? new Map();
-			kinds.set(row.kind, { n: row.n, unique: row.unique });
+			kinds.set(row.kind, { n: row.n, unique: row.unique, human: row.human });
 			perPeriod.set(startOfPeriod, kinds);
 		}
 		return c.json(
@@ -254,14 +251,9 @@ emailMetricsRoutes.openapi(
 				metrics,
 				dimensions: q.dimensions,
 				granularity: q.granularity,
-				totals: pick(metricValues(totals, humanTotalRows[0]?.n ?? 0), metrics),
+				totals: pick(metricValues(totals), metrics),
 				...(byPeriod
-					? {
-							data: starts.map((s) => ({
-								period: iso(s),
-								...pick(metricValues(perPeriod.get(s) ?? new Map(), humanPerPeriod.get(s) ?? 0), metrics),
-							})),
-						}
+					? { data: starts.map((s) => ({ period: iso(s), ...pick(metricValues(perPeriod.get(s) ?? new Map()), metrics) })) }
 					: {}),
 			},
 			200,

@@ -1,11 +1,11 @@
 /** `GET /metrics`: Prometheus text for the operator (admin token): the whole deployment's state, all tenants. */
-import { count, inArray, isNull, min } from "drizzle-orm";
+import { and, count, inArray, isNull, min } from "drizzle-orm";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
 import {
 	deadLetters,
-	EMAIL_STATUSES,
 	emails,
+	OPEN_STATUSES,
 	tenants,
 	unmatchedProviderEvents,
 	WEBHOOK_DELIVERY_STATUSES,
@@ -21,7 +21,8 @@ metricsRoutes.get("/metrics", requireAdmin, async (c) => {
 	const db = getDb(c.env.DB);
 	const now = Date.now();
 	const [byStatus, deliveries, letters, unmatched, tenantCount, oldest] = await db.batch([
-		db.select({ status: emails.status, n: count() }).from(emails).groupBy(emails.status),
+		// The open set only (its partial index): counting every email ever sent would scan the whole table per scrape.
+		db.select({ status: emails.status, n: count() }).from(emails).where(isNull(emails.endedAt)).groupBy(emails.status),
 		db.select({ status: webhookDeliveries.status, n: count() }).from(webhookDeliveries).groupBy(webhookDeliveries.status),
 		db.select({ n: count() }).from(deadLetters).where(isNull(deadLetters.replayedAt)),
 		db.select({ n: count() }).from(unmatchedProviderEvents),
@@ -29,7 +30,7 @@ metricsRoutes.get("/metrics", requireAdmin, async (c) => {
 		db
 			.select({ at: min(emails.createdAt) })
 			.from(emails)
-			.where(inArray(emails.status, ["queued", "sending", "uncertain"])),
+			.where(and(isNull(emails.endedAt), inArray(emails.status, ["queued", "sending", "uncertain"]))),
 	]);
 	const config = getConfig(c.env);
 	const pacer = limiterPacer(c.env.RATE_LIMITER, config);
@@ -47,10 +48,10 @@ metricsRoutes.get("/metrics", requireAdmin, async (c) => {
 	};
 	const emailCounts = new Map(byStatus.map((r) => [r.status, r.n]));
 	metric(
-		"mailroom_emails",
-		"Emails by current status.",
+		"mailroom_open_emails",
+		"Emails not yet ended (on their way, or sent and awaiting a final event), by status.",
 		"gauge",
-		EMAIL_STATUSES.map((s) => [{ status: s }, emailCounts.get(s) ?? 0]),
+		OPEN_STATUSES.map((s) => [{ status: s }, emailCounts.get(s) ?? 0]),
 	);
 	const deliveryCounts = new Map(deliveries.map((r) => [r.status, r.n]));
 	metric(

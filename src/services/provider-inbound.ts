@@ -1,7 +1,9 @@
 /**
  * Provider events, however they arrive (a webhook request, a queue message), to the one event path
- * (src/lifecycle/provider-events.ts): each event is matched to an email by our id (metadata we sent) or the
- * provider's message id, given a dedupe key that is the same every time the provider delivers it, and recorded —
+ * (src/lifecycle/provider-events.ts): each event is matched to an email by our id (the metadata every provider
+ * module sends and its events echo) — or, for Cloudflare Email Sending, whose events carry only its message id, by
+ * that id through the partial index `emails_cloudflare_message` — given a dedupe key that is the same every time the
+ * provider delivers it, and recorded —
  * deduplicated, forward-only, suppressing, fanned out to tenant webhooks. Events for emails we cannot find are kept
  * in `unmatched_provider_events` for inspection. Two D1 round trips: one read, one write batch.
  *
@@ -11,7 +13,7 @@
  * events are: a failed write leaves the key free for the provider's retry. Two copies racing past the read both run
  * the batch; the events' dedupe keys make the loser's writes no-ops and its empty RETURNING reports the repeat.
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNotNull } from "drizzle-orm";
 import { chunk, type Db, runBatch, type Statement } from "../db/client";
 import { emails, unmatchedProviderEvents, webhookNonces } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
@@ -19,6 +21,12 @@ import { isUuid } from "../lib/ids";
 import { eventStatements, type ProviderEvent } from "../lifecycle/provider-events";
 import type { InboundEvent, ReplayKey } from "../providers/types";
 import { deliveryIdsOf } from "./webhook-fanout";
+
+/**
+ * Providers whose events name the message only by the provider's id; `emails_cloudflare_message` indexes exactly
+ * these (test/lifecycle/cost.test.ts checks the two agree).
+ */
+export const MATCHED_BY_PROVIDER_ID: ReadonlySet<string> = new Set(["cloudflare"]);
 
 export type RecordedInbound = { repeated: false; matched: number; unmatched: number; deliveryIds: string[] };
 
@@ -51,11 +59,17 @@ export async function recordInboundDelivery(
 	const { replay, beforeWrite } = options;
 	if (events.length === 0 && !replay && !beforeWrite) return { repeated: false, matched: 0, unmatched: 0, deliveryIds: [] };
 	const ours = [...new Set(events.flatMap((e) => (e.emailId && isUuid(e.emailId) ? [e.emailId] : [])))];
-	const theirs = [...new Set(events.flatMap((e) => (e.providerMessageId ? [e.providerMessageId] : [])))];
+	// Only where the provider's events cannot carry our id: any other lookup by message id would scan the table.
+	const theirs = MATCHED_BY_PROVIDER_ID.has(provider)
+		? [...new Set(events.flatMap((e) => (e.providerMessageId && !e.emailId ? [e.providerMessageId] : [])))]
+		: [];
 	const found = new Map<string, { id: string; tenantId: string }>();
 	const reads = [
 		...chunk(ours, 99).map((ids) => inArray(emails.id, ids)),
-		...chunk(theirs, 99).map((ids) => inArray(emails.providerMessageId, ids)),
+		// The partial index's own predicate, so the planner can use it.
+		...chunk(theirs, 90).map((ids) =>
+			and(eq(emails.provider, provider), isNotNull(emails.providerMessageId), inArray(emails.providerMessageId, ids)),
+		),
 	].map((condition) =>
 		db.select({ id: emails.id, tenantId: emails.tenantId, providerMessageId: emails.providerMessageId }).from(emails).where(condition),
 	);
@@ -85,6 +99,7 @@ export async function recordInboundDelivery(
 				provider,
 				...(event.bounce ? { bounce: event.bounce } : {}),
 				...(event.recipient ? { recipient: event.recipient } : {}),
+				...(event.providerMessageId ? { providerMessageId: event.providerMessageId } : {}),
 				detail: event.detail,
 				dedupeKey,
 			});

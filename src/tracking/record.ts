@@ -5,7 +5,8 @@
  *
  * - Dedupe windows: one event per email (opens) or per email and link (clicks) and per window — OPEN_WINDOW_MS,
  *   CLICK_WINDOW_MS, counted in fixed buckets of epoch time — kept apart for machine and human hits, so a scanner's
- *   click never hides the person's that follows. The bucket is part of the event's dedupe key, so D1 keeps one.
+ *   click never hides the person's that follows. The bucket is part of the event's key (email_events is keyed by
+ *   email and key), so D1 keeps one.
  * - Machine hits are flagged, never dropped (`detail.machine`, `detail.machine_reason`): a machine's user agent
  *   (src/tracking/user-agent.ts), a click sooner than MACHINE_CLICK_MS after the email was sent, another link of the
  *   same email clicked within MANY_LINKS_MS (seen in this isolate), or a HEAD request (browsers never send one to a
@@ -93,8 +94,10 @@ export async function recordTrackingHit(deps: TrackingDeps, hit: TrackingHit): P
 	const window = token.kind === "open" ? OPEN_WINDOW_MS : CLICK_WINDOW_MS;
 	const bucket = Math.floor(at / window);
 	const link = token.kind === "click" ? `:${token.linkIndex}` : "";
-	const dedupeKey = `${TRACKING_PROVIDER}:${token.kind}:${token.emailId}${link}:${machine ? "m" : "h"}:${bucket}`;
-	if (recorded.get(dedupeKey, at)) return "duplicate";
+	// Unique per email: `email_events` is keyed by (email_id, key), so the email's id need not be in it.
+	const dedupeKey = `${TRACKING_PROVIDER}:${token.kind}${link}:${machine ? "m" : "h"}:${bucket}`;
+	const remembered = `${token.emailId}:${dedupeKey}`;
+	if (recorded.get(remembered, at)) return "duplicate";
 	const minute = `${token.emailId}:${Math.floor(at / 60_000)}`;
 	const count = perMinute.get(minute, at) ?? 0;
 	if (count >= MAX_HITS_PER_MINUTE) return "throttled";
@@ -122,7 +125,7 @@ export async function recordTrackingHit(deps: TrackingDeps, hit: TrackingHit): P
 		at,
 	);
 	// Remembered once written: a failed write leaves the next hit free to record it.
-	recorded.set(dedupeKey, true, (bucket + 1) * window);
+	recorded.set(remembered, true, (bucket + 1) * window);
 	await enqueueDeliveries(deps.webhookQueue, deliveries);
 	return "recorded";
 }

@@ -1,7 +1,7 @@
 /** The console's reader of `GET /metrics` (console/src/metrics.ts) understands what the Worker actually answers. */
 import { describe, expect, it } from "vitest";
 import { byLabel, parseMetrics, single } from "../../console/src/metrics";
-import { EMAIL_STATUSES } from "../../src/db/schema";
+import { OPEN_STATUSES } from "../../src/db/schema";
 import { ADMIN_TOKEN, call } from "../helpers/api";
 
 describe("the console's metrics reader", () => {
@@ -9,7 +9,7 @@ describe("the console's metrics reader", () => {
 		const res = await call<string>("GET", "/metrics", { key: ADMIN_TOKEN });
 		expect(res.status).toBe(200);
 		const samples = parseMetrics(res.body);
-		expect(Object.keys(byLabel(samples, "mailroom_emails", "status"))).toEqual([...EMAIL_STATUSES]);
+		expect(Object.keys(byLabel(samples, "mailroom_open_emails", "status"))).toEqual([...OPEN_STATUSES]);
 		expect(byLabel(samples, "mailroom_provider_circuit_open", "provider")).toEqual({ sandbox: 0 });
 		expect(single(samples, "mailroom_tenants")).toEqual(expect.any(Number));
 	});

@@ -7,29 +7,49 @@ import { publishedTemplate } from "../helpers/templates";
 
 const DAY = 86_400_000;
 
+/** A time after every id made so far and before every one made next (UUIDv7 ids carry their millisecond). */
+async function afterNow(): Promise<number> {
+	const start = Date.now();
+	while (Date.now() <= start) await new Promise((resolve) => setTimeout(resolve, 1));
+	const boundary = Date.now();
+	while (Date.now() <= boundary) await new Promise((resolve) => setTimeout(resolve, 1));
+	return boundary;
+}
+
 describe("retention (daily)", () => {
 	it("removes old bodies, attachment bytes, events and expired idempotency keys, keeping the email rows", async () => {
 		const t = await seedTenant();
 		const old = await seedEmail(t, { html: "<p>old</p>", attachments: [{ filename: "a.txt", content: btoa("old bytes") }] });
-		const recent = await seedEmail(t, { html: "<p>recent</p>" });
 		const pending = await seedEmail(t, { html: "<p>pending</p>" });
+		const boundary = await afterNow();
+		const recent = await seedEmail(t, { html: "<p>recent</p>" });
 		await consume(t, [old, recent], depsWith());
+		// An opened event: a row of its own, unlike those the email row holds (queued, sent, delivered).
+		await env.DB.prepare(
+			"INSERT INTO email_events (email_id, key, tenant_id, type, at, provider, recorded_at) VALUES (?, 'sandbox:open', ?, 'opened', ?, 'sandbox', ?)",
+		)
+			.bind(old, t.tenantId, Date.now(), Date.now())
+			.run();
 		await call("POST", "/emails", { key: t.key, body: email(t), headers: { "Idempotency-Key": "old-key" } });
-		const longAgo = Date.now() - 31 * DAY;
-		await env.DB.batch([
-			env.DB.prepare("UPDATE emails SET updated_at = ? WHERE id IN (?, ?)").bind(longAgo, old, pending),
-			env.DB.prepare("UPDATE email_events SET at = ? WHERE email_id = ?").bind(longAgo, old),
-			env.DB.prepare("UPDATE idempotency_keys SET expires_at = ? WHERE key = 'old-key'").bind(Date.now() - 1),
-		]);
+		await env.DB.prepare("UPDATE idempotency_keys SET expires_at = ? WHERE key = 'old-key'")
+			.bind(Date.now() - 1)
+			.run();
 		expect(await env.ATTACHMENTS.head(`${old}/0`)).not.toBeNull();
 
-		await runCron("0 3 * * *", Date.now());
+		// RETENTION_DAYS (30) after `boundary`: `old` and `pending` were accepted before it, `recent` after.
+		await runCron("0 3 * * *", boundary + 30 * DAY);
 
 		expect(await emailRow(old)).toMatchObject({ status: "delivered", html: null, text_body: null, attachments: null });
 		expect(await env.ATTACHMENTS.head(`${old}/0`)).toBeNull();
-		expect((await call<{ data: unknown[] }>("GET", `/emails/${old}/events`, { key: t.key })).body.data).toEqual([]);
+		const events = await call<{ data: { type: string; detail: unknown }[] }>("GET", `/emails/${old}/events`, { key: t.key });
+		expect(events.body.data.map((e) => e.type)).toEqual(["queued", "sent", "delivered"]);
+		expect(events.body.data.at(-1)?.detail).toBeNull();
 		expect((await emailRow(recent)).html).toBe("<p>recent</p>");
+		// Still on its way: kept, and purged by the first run after it ends.
 		expect((await emailRow(pending)).html).toBe("<p>pending</p>");
+		await consume(t, [pending], depsWith());
+		await runCron("0 3 * * *", boundary + 30 * DAY + 1);
+		expect((await emailRow(pending)).html).toBeNull();
 		const keys = await env.DB.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE key = 'old-key'").first<number>("n");
 		expect(keys).toBe(0);
 		expect((await call("GET", `/emails/${old}`, { key: t.key })).status).toBe(200);
@@ -41,11 +61,8 @@ describe("retention (daily)", () => {
 		const id = await seedEmail(t, { text: undefined, template: { id: "hi", variables: { NAME: "Ada" } } });
 		await consume(t, [id], depsWith());
 		expect((await emailRow(id)).template_variables).toBe('{"NAME":"Ada"}');
-		await env.DB.prepare("UPDATE emails SET updated_at = ? WHERE id = ?")
-			.bind(Date.now() - 31 * DAY, id)
-			.run();
 
-		await runCron("0 3 * * *", Date.now());
+		await runCron("0 3 * * *", (await afterNow()) + 30 * DAY);
 
 		expect(await emailRow(id)).toMatchObject({ html: null, text_body: null, template_variables: null });
 	});

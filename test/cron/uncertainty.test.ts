@@ -8,7 +8,7 @@ import { reconcile } from "../../src/cron/reconcile";
 import { providerFactory } from "../../src/providers/registry";
 import { unlimitedPacer } from "../../src/services/pacing";
 import { call, seedTenant } from "../helpers/api";
-import { consume, depsWith, emailRow, eventTypes, json, seedEmail } from "../helpers/send";
+import { consume, depsWith, emailRow, eventTypes, json, seedEmail, timeline } from "../helpers/send";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -63,9 +63,9 @@ describe("reconcile: uncertain episodes", () => {
 		const { id } = await uncertainSince("postmark", now - 10 * MINUTE);
 		// A not-found answer from the email's first uncertain episode, an hour ago.
 		await env.DB.prepare(
-			"INSERT INTO email_events (email_id, tenant_id, type, at, provider) SELECT id, tenant_id, 'not_found_at_provider', ?, 'postmark' FROM emails WHERE id = ?",
+			"INSERT INTO email_events (email_id, key, tenant_id, type, at, provider, recorded_at) SELECT id, 'o:earlier', tenant_id, 'not_found_at_provider', ?, 'postmark', ? FROM emails WHERE id = ?",
 		)
-			.bind(now - 60 * MINUTE, id)
+			.bind(now - 60 * MINUTE, now - 60 * MINUTE, id)
 			.run();
 		postmarkSearch(null);
 		const first = await reconcile(envWith(SETTINGS), now, deps());
@@ -161,9 +161,7 @@ describe("the sandbox's simulated events", () => {
 		const t = await seedTenant();
 		const id = await seedEmail(t, { to: "complained@example.org" });
 		await consume(t, [id], depsWith());
-		const { results } = await env.DB.prepare("SELECT type, at FROM email_events WHERE email_id = ? ORDER BY id")
-			.bind(id)
-			.all<{ type: string; at: number }>();
+		const results = await timeline(id);
 		expect(results.map((e) => e.type)).toEqual(["queued", "sent", "delivered", "complained"]);
 		for (let i = 1; i < results.length; i++) expect(results[i]?.at).toBeGreaterThan(results[i - 1]?.at ?? Number.POSITIVE_INFINITY);
 	});

@@ -1,7 +1,11 @@
 /** Seeding emails without the live queue consumer picking them up, and running the send consumer directly. */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { vi } from "vitest";
+import { getDb } from "../../src/db/client";
+import { type TimelineEvent, timelineOf } from "../../src/db/emails";
+import { emailEvents, emails } from "../../src/db/schema";
 import { consumeSendBatch, type SendConsumerDeps, sendConsumerDeps } from "../../src/queue/send";
 import { type Pacer, unlimitedPacer } from "../../src/services/pacing";
 import { call, email, type Seeded } from "./api";
@@ -68,9 +72,16 @@ export async function emailRow(id: string): Promise<Record<string, unknown>> {
 	return row;
 }
 
+/** The email's history as `GET /emails/:id/events` lists it (row-held events and `email_events` rows, merged). */
+export async function timeline(id: string): Promise<TimelineEvent[]> {
+	const db = getDb(env.DB);
+	const row = await db.query.emails.findFirst({ where: eq(emails.id, id) });
+	if (!row) throw new Error(`no email ${id}`);
+	return timelineOf(row, await db.select().from(emailEvents).where(eq(emailEvents.emailId, id)));
+}
+
 export async function eventTypes(id: string): Promise<string[]> {
-	const { results } = await env.DB.prepare("SELECT type FROM email_events WHERE email_id = ? ORDER BY id").bind(id).all<{ type: string }>();
-	return results.map((r) => r.type);
+	return (await timeline(id)).map((e) => e.type);
 }
 
 /** A fetch spy answering provider calls in turn with `responses` (the last one repeats); records the requests. */

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { newEmailId } from "../../src/lib/ids";
 import { call, seedTenant } from "../helpers/api";
 
 type Metrics = {
@@ -16,40 +17,56 @@ type ErrorBody = { name: string; message: string };
 
 const DAY = Date.parse("2026-03-02T00:00:00Z"); // a Monday
 
-/** Events of the tenant's emails at given times; `detail` as the lifecycle writes it. */
-async function seedEvents(tenantId: string, events: { email: string; type: string; at: number; detail?: Record<string, unknown> }[]) {
+type Seeded = { at: number; sent?: number; events?: { type: string; at: number; detail?: Record<string, unknown> }[] };
+
+/**
+ * Emails of the tenant accepted at `at` (their ids carry that time), sent at `sent`, with further events as rows:
+ * what the lifecycle writes, minus the work of getting there.
+ */
+async function seedEmails(tenantId: string, emails: Seeded[]): Promise<string[]> {
+	const ids = emails.map((e) => newEmailId(e.at));
 	await env.DB.batch(
-		events.map((e) =>
-			env.DB.prepare("INSERT INTO email_events (email_id, tenant_id, type, at, detail) VALUES (?, ?, ?, ?, ?)").bind(
-				e.email,
-				tenantId,
-				e.type,
-				e.at,
-				e.detail ? JSON.stringify(e.detail) : null,
+		emails.flatMap((e, i) => [
+			env.DB.prepare(
+				`INSERT INTO emails (id, tenant_id, status, last_event, from_address, to_addresses, cc_addresses, bcc_addresses, reply_to, subject, tags, sent_at, created_at, updated_at)
+				 VALUES (?, ?, 'sent', 'sent', 'a@example.com', '["u@example.org"]', '[]', '[]', '[]', 's', '[]', ?, ?, ?)`,
+			).bind(ids[i], tenantId, e.sent ?? null, e.at, e.at),
+			...(e.events ?? []).map((ev, j) =>
+				env.DB.prepare(
+					"INSERT INTO email_events (email_id, key, tenant_id, type, at, detail, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+				).bind(ids[i], `o:${j}`, tenantId, ev.type, ev.at, ev.detail ? JSON.stringify(ev.detail) : null, ev.at),
 			),
-		),
+		]),
 	);
+	return ids;
 }
 
 /** Four emails on two days: delivered and opened twice by one, a hard and a soft bounce, a complaint, a suppressed failure. */
 async function seeded() {
 	const t = await seedTenant();
-	const [a, b, c, d] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
 	const h = 3_600_000;
-	await seedEvents(t.tenantId, [
-		{ email: a, type: "queued", at: DAY + h },
-		{ email: a, type: "sent", at: DAY + h },
-		{ email: a, type: "delivered", at: DAY + 2 * h },
-		{ email: a, type: "opened", at: DAY + 3 * h },
-		{ email: a, type: "opened", at: DAY + 4 * h },
-		{ email: a, type: "clicked", at: DAY + 4 * h },
-		{ email: b, type: "sent", at: DAY + h },
-		{ email: b, type: "bounced", at: DAY + 2 * h, detail: { bounce_type: "hard" } },
-		{ email: c, type: "sent", at: DAY + 25 * h },
-		{ email: c, type: "bounced", at: DAY + 26 * h, detail: { bounce_type: "soft" } },
-		{ email: c, type: "delivered", at: DAY + 27 * h },
-		{ email: c, type: "complained", at: DAY + 28 * h },
-		{ email: d, type: "failed", at: DAY + 25 * h, detail: { reason: "suppressed recipient: x@example.org" } },
+	await seedEmails(t.tenantId, [
+		{
+			at: DAY + h,
+			sent: DAY + h,
+			events: [
+				{ type: "delivered", at: DAY + 2 * h },
+				{ type: "opened", at: DAY + 3 * h },
+				{ type: "opened", at: DAY + 4 * h },
+				{ type: "clicked", at: DAY + 4 * h },
+			],
+		},
+		{ at: DAY + h, sent: DAY + h, events: [{ type: "bounced", at: DAY + 2 * h, detail: { bounce_type: "hard" } }] },
+		{
+			at: DAY + 25 * h,
+			sent: DAY + 25 * h,
+			events: [
+				{ type: "bounced", at: DAY + 26 * h, detail: { bounce_type: "soft" } },
+				{ type: "delivered", at: DAY + 27 * h },
+				{ type: "complained", at: DAY + 28 * h },
+			],
+		},
+		{ at: DAY + 25 * h, events: [{ type: "failed", at: DAY + 25 * h, detail: { reason: "suppressed recipient: x@example.org" } }] },
 	]);
 	return t;
 }

@@ -20,7 +20,7 @@ describe("Idempotency-Key on POST /emails", () => {
 		expect(again.body).toEqual(first.body);
 		expect(again.headers.get("idempotent-replayed")).toBe("true");
 		expect(send).not.toHaveBeenCalled();
-		expect(await counts(t.tenantId)).toEqual({ emails: 1, events: 1, idempotency: 1 });
+		expect(await counts(t.tenantId)).toEqual({ emails: 1, events: 0, idempotency: 1 });
 	});
 
 	it("treats bodies that differ only in key order as the same request", async () => {
@@ -38,7 +38,7 @@ describe("Idempotency-Key on POST /emails", () => {
 		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, body: email(t, { subject: "Other" }), headers: key("k") });
 		expect(res.status).toBe(409);
 		expect(res.body.name).toBe("invalid_idempotent_request");
-		expect(await counts(t.tenantId)).toEqual({ emails: 1, events: 1, idempotency: 1 });
+		expect(await counts(t.tenantId)).toEqual({ emails: 1, events: 0, idempotency: 1 });
 	});
 
 	it("answers 409 concurrent_idempotent_requests while the first request is still in flight", async () => {

@@ -83,8 +83,8 @@ describe("GET /metrics", () => {
 		const res = await call<string>("GET", "/metrics", { key: ADMIN_TOKEN });
 		expect(res.status).toBe(200);
 		expect(res.headers.get("content-type")).toContain("text/plain");
-		expect(res.body).toContain("# TYPE mailroom_emails gauge");
-		expect(res.body).toMatch(/^mailroom_emails\{status="queued"\} [1-9]\d*$/m);
+		expect(res.body).toContain("# TYPE mailroom_open_emails gauge");
+		expect(res.body).toMatch(/^mailroom_open_emails\{status="queued"\} [1-9]\d*$/m);
 		expect(res.body).toMatch(/^mailroom_provider_circuit_open\{provider="sandbox"\} 0$/m);
 	});
 });

@@ -46,13 +46,16 @@ describe("POST /provider-webhooks/:provider", () => {
 		expect((await deliveriesOf(hook.id)).map((d) => d.event_type)).toEqual(["email.delivered"]);
 	});
 
-	it("finds the email by the provider's message id when the metadata is missing", async () => {
+	it("keeps an event without our id for inspection: it is matched by our id, never by a scan for the provider's", async () => {
 		const { id, resendId } = await sentViaResend();
-		await postWebhook(
+		const before = await counts();
+		const res = await postWebhook(
 			"resend",
 			resendWebhook({ ...resendEvent("email.delivered", id, resendId), data: { email_id: resendId, to: ["user@example.org"] } }),
 		);
-		expect((await emailRow(id)).status).toBe("delivered");
+		expect(res.body).toEqual({ received: 1, matched: 0, unmatched: 1, ignored: 0 });
+		expect((await emailRow(id)).status).toBe("sent");
+		expect((await counts()).unmatched).toBe(before.unmatched + 1);
 	});
 
 	it("treats a replayed webhook as a no-op", async () => {
@@ -129,7 +132,7 @@ describe("POST /provider-webhooks/:provider", () => {
 		expect(next.status).toBe(422);
 	});
 
-	it("records every event of a SendGrid batch, matched by custom args or message id", async () => {
+	it("records every event of a SendGrid batch, each matched by its custom args", async () => {
 		const a = await seedTenant();
 		const first = await seedEmail(a);
 		const second = await seedEmail(a);
@@ -140,7 +143,7 @@ describe("POST /provider-webhooks/:provider", () => {
 			"sendgrid",
 			await sendgridWebhook([
 				{ email: "user@example.org", timestamp: now, event: "delivered", sg_message_id: "sgA.filter0001", mailroom_id: first },
-				{ email: "user@example.org", timestamp: now, event: "open", sg_message_id: "sgB.filter0002" },
+				{ email: "user@example.org", timestamp: now, event: "open", sg_message_id: "sgB.filter0002", mailroom_id: second },
 			]),
 		);
 		expect(res.status).toBe(200);

@@ -71,15 +71,15 @@ describe("retention and dead letters", () => {
 
 	it("keeps the body of an email with an unreplayed dead letter until the dead letter expires", async () => {
 		const { id } = await deadLettered();
-		await env.DB.prepare("UPDATE emails SET updated_at = ? WHERE id = ?")
-			.bind(Date.now() - 31 * DAY, id)
-			.run();
-		await runCron("0 3 * * *", Date.now());
-		expect((await emailRow(id)).html).toBe("<p>important</p>");
+		// A retention period (30 days) after the email was accepted, its dead letter only a day old: kept.
+		const later = Date.now() + 31 * DAY;
 		await env.DB.prepare("UPDATE dead_letters SET created_at = ? WHERE email_id = ?")
-			.bind(Date.now() - 31 * DAY, id)
+			.bind(later - DAY, id)
 			.run();
-		await runCron("0 3 * * *", Date.now());
+		await runCron("0 3 * * *", later);
+		expect((await emailRow(id)).html).toBe("<p>important</p>");
+		// Once the dead letter has expired too, the next run purges both.
+		await runCron("0 3 * * *", later + 30 * DAY);
 		expect((await emailRow(id)).html).toBeNull();
 		const left = await env.DB.prepare("SELECT count(*) AS n FROM dead_letters WHERE email_id = ?").bind(id).first<number>("n");
 		expect(left).toBe(0);
@@ -100,11 +100,14 @@ describe("retention and dead letters", () => {
 		const t = await seedTenant();
 		const id = await seedEmail(t);
 		await env.DB.batch([
-			env.DB.prepare("UPDATE emails SET status = 'uncertain', updated_at = ? WHERE id = ?").bind(Date.now() - 40 * DAY, id),
-			env.DB.prepare("UPDATE email_events SET at = ? WHERE email_id = ?").bind(Date.now() - 40 * DAY, id),
+			env.DB.prepare("UPDATE emails SET status = 'uncertain', updated_at = ? WHERE id = ?").bind(Date.now(), id),
+			env.DB.prepare(
+				"INSERT INTO email_events (email_id, key, tenant_id, type, at, provider, recorded_at) VALUES (?, 'o:u', ?, 'uncertain', ?, 'resend', ?)",
+			).bind(id, t.tenantId, Date.now(), Date.now()),
 		]);
-		await runCron("0 3 * * *", Date.now());
-		expect(await eventTypes(id)).toEqual(["queued"]);
+		await runCron("0 3 * * *", Date.now() + 40 * DAY);
+		expect(await eventTypes(id)).toEqual(["queued", "uncertain"]);
+		expect((await emailRow(id)).text_body).toBe("Hi there");
 	});
 });
 

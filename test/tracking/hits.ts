@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { signToken } from "../../src/tracking/token";
 import type { Seeded } from "../helpers/api";
-import { seedEmail } from "../helpers/send";
+import { seedEmail, timeline } from "../helpers/send";
 import { SECRET } from "./helpers";
 
 export const LINKS = ["https://acme.example.com/orders/42", "https://acme.example.com/help"];
@@ -41,12 +41,9 @@ export async function hit(path: string, options: { userAgent?: string; method?: 
 
 export type StoredEvent = { type: string; provider: string | null; detail: Record<string, unknown> | null };
 
-/** The email's engagement events (opened, clicked), oldest first. */
+/** The email's engagement events (opened, clicked) from its history, oldest first. */
 export async function engagementOf(emailId: string): Promise<StoredEvent[]> {
-	const { results } = await env.DB.prepare(
-		"SELECT type, provider, detail FROM email_events WHERE email_id = ? AND type IN ('opened', 'clicked') ORDER BY id",
-	)
-		.bind(emailId)
-		.all<{ type: string; provider: string | null; detail: string | null }>();
-	return results.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>) }));
+	return (await timeline(emailId))
+		.filter((e) => e.type === "opened" || e.type === "clicked")
+		.map(({ type, provider, detail }) => ({ type, provider, detail }));
 }

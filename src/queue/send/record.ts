@@ -73,6 +73,7 @@ function outcomeStatements(db: Db, a: Attempt, now: number): Statement[] {
 						provider: d.provider,
 						providerMessageId: d.providerMessageId,
 						now,
+						ends: d.ends,
 					},
 				),
 				// Dated after `sent`, and keyed so a repeated send (an idempotent retry) records them once.

@@ -65,6 +65,7 @@ async function sendOne(a: Attempt, deps: SendConsumerDeps): Promise<Decision> {
 			provider: provider.name,
 			providerMessageId: outcome.value.providerMessageId,
 			followUps: outcome.value.followUps ?? [],
+			ends: provider.lookup === undefined,
 		};
 	} catch (e) {
 		// A bug, not an expected failure. Thrown before the call it is this email's transient failure; thrown by the

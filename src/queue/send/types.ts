@@ -26,7 +26,14 @@ export type SendConsumerDeps = {
 
 /** What to do with one claimed email; every attempt ends with exactly one. */
 export type Decision =
-	| { kind: "sent"; provider: ProviderName; providerMessageId: string; followUps: FollowUpEvent[] }
+	| {
+			kind: "sent";
+			provider: ProviderName;
+			providerMessageId: string;
+			followUps: FollowUpEvent[];
+			/** The provider cannot be asked about it later (no lookup): it leaves the open set now. */
+			ends: boolean;
+	  }
 	| {
 			kind: "retry";
 			/** The provider called (null when none could be). */

@@ -227,7 +227,7 @@ describe("POST /provider-webhooks/brevo", () => {
 		const again = await postWebhook("brevo", request);
 		expect(again.status).toBe(200);
 		expect(await providerEventCounts()).toEqual(before);
-		expect(await eventTypes(id)).toEqual(["queued", "delivered"]);
+		expect(await eventTypes(id)).toEqual(["queued", "sent", "delivered"]);
 	});
 
 	it.each([

@@ -226,9 +226,9 @@ describe("POST /provider-webhooks/mailgun", () => {
 		return { id, messageId };
 	}
 
-	it("records a signed delivery found by Mailgun's message id", async () => {
+	it("records a signed delivery found by our id in its user-variables", async () => {
 		const { id, messageId } = await sentViaMailgun();
-		const res = await postWebhook("mailgun", await routeRequest(mailgunEventData("delivered", { messageId })));
+		const res = await postWebhook("mailgun", await routeRequest(mailgunEventData("delivered", { messageId, emailId: id })));
 		expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { received: 1, matched: 1, unmatched: 0, ignored: 0 } });
 		expect((await emailRow(id)).status).toBe("delivered");
 	});

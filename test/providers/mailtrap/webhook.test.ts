@@ -249,7 +249,7 @@ describe("POST /provider-webhooks/mailtrap", () => {
 		const again = await postWebhook("mailtrap", await mailtrapWebhook(batch(about(id, messageId, "open"), delivery)));
 		expect(again.status).toBe(200);
 		expect(await providerEventCounts()).toEqual({ ...before, events: before.events + 1 });
-		expect(await eventTypes(id)).toEqual(["queued", "delivered", "opened"]);
+		expect(await eventTypes(id)).toEqual(["queued", "sent", "delivered", "opened"]);
 	});
 
 	it.each([

@@ -40,7 +40,7 @@ export function ProvidersPage() {
 	const rates = samples ? byLabel(samples, "mailroom_provider_rate_per_second", "provider") : {};
 	const checks = ready?.checks;
 	const names = [...new Set([...Object.keys(circuits), ...Object.keys(checks?.providers ?? {})])];
-	const emails = samples ? byLabel(samples, "mailroom_emails", "status") : {};
+	const emails = samples ? byLabel(samples, "mailroom_open_emails", "status") : {};
 	const deliveries = samples ? byLabel(samples, "mailroom_webhook_deliveries", "status") : {};
 	const oldest = samples ? single(samples, "mailroom_pending_oldest_age_seconds") : null;
 
@@ -85,8 +85,8 @@ export function ProvidersPage() {
 						/>
 					</section>
 					<section aria-labelledby="emails-heading">
-						<h2 id="emails-heading">Emails by status</h2>
-						<StatGrid label="Emails by status" stats={statusStats(emails)} />
+						<h2 id="emails-heading">Open emails by status</h2>
+						<StatGrid label="Open emails by status" stats={statusStats(emails)} />
 					</section>
 					<section aria-labelledby="deliveries-heading">
 						<h2 id="deliveries-heading">Webhook deliveries by status</h2>
