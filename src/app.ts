@@ -29,6 +29,7 @@ import { providerWebhookRoutes } from "./routes/provider-webhooks";
 import { statsRoutes } from "./routes/stats";
 import { suppressionRoutes } from "./routes/suppressions";
 import { templateRoutes } from "./routes/templates";
+import { trackingRoutes } from "./routes/tracking";
 import { usageRoutes } from "./routes/usage";
 import { webhookEventRoutes } from "./routes/webhook-events";
 import { webhookRoutes } from "./routes/webhooks";
@@ -48,7 +49,7 @@ const TENANT_RESOURCES = [
 	"/usage",
 ];
 /** Every path prefix with routes, each answering 405 to methods it does not have. */
-const ROUTED_PATHS = [...TENANT_RESOURCES, "/attachments/*", "/admin/*", "/health/*", "/provider-webhooks/*", "/metrics"];
+const ROUTED_PATHS = [...TENANT_RESOURCES, "/attachments/*", "/admin/*", "/health/*", "/provider-webhooks/*", "/metrics", "/t/*"];
 
 export function createApp(): OpenAPIHono<AppEnv> {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -75,6 +76,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
 	app.route("/", usageRoutes);
 	app.route("/", metricsRoutes);
 	app.route("/", providerWebhookRoutes);
+	// Public, outside authentication and rate limits: the signed token is the credential.
+	app.route("/", trackingRoutes);
 	app.route("/", consoleRoutes);
 
 	// Reached only when no route above matched the method: the path exists, the method does not.

@@ -10,6 +10,9 @@ const boolVar = z
 	.default("false")
 	.transform((v) => v === "true" || v === "1");
 
+/** An optional var or secret: unset and empty are the same. */
+const optionalVar = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
+
 /** Shorter admin tokens are refused at the first request (and by `npm run deploy` before it uploads one). */
 export const ADMIN_TOKEN_MIN_LENGTH = 16;
 
@@ -54,6 +57,14 @@ const ConfigSchema = z.object({
 	DNS_RESOLVER_URL: z.url().default("https://cloudflare-dns.com/dns-query"),
 	BULK_BATCH_THRESHOLD: intVar(10, 0),
 	BULK_RESERVE: z.coerce.number().min(0).max(1).default(0.2),
+	PUBLIC_URL: optionalVar(
+		z
+			.url({ protocol: /^https?$/, error: "PUBLIC_URL must be an http(s) URL such as https://mail.example.com" })
+			.transform((url) => new URL(url).origin),
+	),
+	TRACKING_SECRET: optionalVar(
+		z.string().min(ADMIN_TOKEN_MIN_LENGTH, `TRACKING_SECRET must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters`),
+	),
 });
 
 export type Config = {
@@ -86,6 +97,16 @@ export type Config = {
 	bulkBatchThreshold: number;
 	/** The fraction of every send bucket's burst that bulk sends leave to high and normal ones (services/pacing.ts). */
 	bulkReserve: number;
+	/**
+	 * The origin recipients reach this Worker at (PUBLIC_URL), where open and click tracking links point; null: the
+	 * origin the send request came in on.
+	 */
+	publicUrl: string | null;
+	/**
+	 * What tracking tokens are signed with (src/tracking/token.ts): TRACKING_SECRET, else ADMIN_TOKEN. Changing it
+	 * breaks the tracked links of every email already sent, so a deployment that rotates ADMIN_TOKEN sets its own.
+	 */
+	trackingSecret: string;
 };
 
 /**
@@ -196,6 +217,8 @@ export function getConfig(env: Env): Config {
 		dnsResolverUrl: v.DNS_RESOLVER_URL,
 		bulkBatchThreshold: v.BULK_BATCH_THRESHOLD,
 		bulkReserve: v.BULK_RESERVE,
+		publicUrl: v.PUBLIC_URL ?? null,
+		trackingSecret: v.TRACKING_SECRET ?? v.ADMIN_TOKEN,
 	};
 	cache.set(env, config);
 	return config;

@@ -88,6 +88,7 @@ export function emailRow(id: string, tenantId: string, input: SendInput, recipie
 		template_id: null,
 		template_version_id: null,
 		template_variables: null,
+		tracking: null,
 		scheduled_at: null,
 		provider: null,
 		provider_message_id: null,

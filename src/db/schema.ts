@@ -94,6 +94,13 @@ export type StoredAttachment = {
 
 export type Tag = { name: string; value: string };
 
+/**
+ * Open and click tracking of one email, resolved when it was accepted (src/tracking/settings.ts): the request's
+ * `tracking`, else its sending domain's settings. `origin` is where its tracking links point (PUBLIC_URL, else the
+ * origin the send request came in on).
+ */
+export type EmailTracking = { open: boolean; click: boolean; origin: string };
+
 export const emails = sqliteTable(
 	"emails",
 	{
@@ -124,6 +131,8 @@ export const emails = sqliteTable(
 		templateId: text("template_id"),
 		templateVersionId: text("template_version_id"),
 		templateVariables: text("template_variables", { mode: "json" }).$type<Record<string, unknown>>(),
+		/** Null when neither opens nor clicks are tracked. */
+		tracking: text("tracking", { mode: "json" }).$type<EmailTracking>(),
 		scheduledAt: integer("scheduled_at"),
 		/**
 		 * The provider of the current attempt, written by the claim before any call is made (so recovery never has to

@@ -3,8 +3,8 @@ import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { type ApiKeyPermission, type ApiKeyRow, apiKeys, domains, type EmailPriority, type TenantRow, tenants } from "./schema";
 
-/** A verified sending domain of the tenant, as authentication loads it. */
-export type VerifiedDomain = { id: string; name: string };
+/** A verified sending domain of the tenant, as authentication loads it, with its tracking settings. */
+export type VerifiedDomain = { id: string; name: string; openTracking: boolean; clickTracking: boolean };
 
 export type ActiveApiKey = {
 	id: string;
@@ -30,7 +30,7 @@ export async function findActiveApiKey(db: Db, keyHash: string): Promise<ActiveA
 			domainId: apiKeys.domainId,
 			priority: apiKeys.priority,
 			tenant: tenants,
-			verifiedDomains: sql<string>`(SELECT json_group_array(json_object('id', ${domains.id}, 'name', ${domains.name})) FROM ${domains} WHERE ${domains.tenantId} = ${tenants.id} AND ${domains.status} = 'verified')`,
+			verifiedDomains: sql<string>`(SELECT json_group_array(json_object('id', ${domains.id}, 'name', ${domains.name}, 'openTracking', ${domains.openTracking} = 1, 'clickTracking', ${domains.clickTracking} = 1)) FROM ${domains} WHERE ${domains.tenantId} = ${tenants.id} AND ${domains.status} = 'verified')`,
 		})
 		.from(apiKeys)
 		.innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
@@ -38,7 +38,11 @@ export async function findActiveApiKey(db: Db, keyHash: string): Promise<ActiveA
 		.limit(1);
 	const row = rows[0];
 	if (!row) return undefined;
-	return { ...row, verifiedDomains: JSON.parse(row.verifiedDomains) as VerifiedDomain[] };
+	// SQLite has no booleans: json_object writes the comparisons as 0 or 1.
+	const verifiedDomains = (
+		JSON.parse(row.verifiedDomains) as { id: string; name: string; openTracking: number; clickTracking: number }[]
+	).map((d) => ({ ...d, openTracking: d.openTracking === 1, clickTracking: d.clickTracking === 1 }));
+	return { ...row, verifiedDomains };
 }
 
 /** A tenant that is not deleted. */

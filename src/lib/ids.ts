@@ -53,6 +53,17 @@ export function base64url(bytes: Uint8Array): string {
 	return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
+/** The bytes of unpadded base64url text of 1 to `maxChars` characters; null for anything else. */
+export function base64urlBytes(text: string, maxChars: number): Uint8Array<ArrayBuffer> | null {
+	if (text.length === 0 || text.length > maxChars || !/^[A-Za-z0-9_-]+$/.test(text) || text.length % 4 === 1) return null;
+	try {
+		const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (text.length % 4)) % 4));
+		return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+	} catch {
+		return null;
+	}
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** True for a canonical lower-case UUID; anything else cannot be one of our ids and is answered 404 early. */
@@ -60,7 +71,15 @@ export function isUuid(value: string): boolean {
 	return UUID.test(value);
 }
 
-function formatUuid(bytes: Uint8Array): string {
+/** The 16 bytes of a canonical UUID; null when `value` is not one. */
+export function uuidBytes(value: string): Uint8Array | null {
+	if (!isUuid(value)) return null;
+	const hex = value.replaceAll("-", "");
+	return Uint8Array.from({ length: 16 }, (_, i) => Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+}
+
+/** The canonical lower-case UUID of 16 bytes. */
+export function formatUuid(bytes: Uint8Array): string {
 	const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -50,7 +50,16 @@ export type OutboundEmail = {
 	headers: Record<string, string>;
 	tags: Tag[];
 	attachments: OutboundAttachment[];
+	/**
+	 * The open and click tracking this provider is asked to do itself: set for providers that track per message
+	 * (`ProviderModule.tracking.settings: "message"`), whose adapters put it in their request, both `true` and `false`
+	 * (Mailroom's settings win over the account's defaults). Absent when Mailroom rewrote the html itself or the
+	 * provider takes no per-message settings: the adapter then sends no tracking fields.
+	 */
+	tracking?: TrackingSettings;
 };
+
+export type TrackingSettings = { open: boolean; click: boolean };
 
 export type ProviderError =
 	| { kind: "transient"; message: string; status?: number; retryAfterSeconds?: number }
@@ -261,11 +270,25 @@ export type ProviderModule<N extends string = string> = {
 	 */
 	readonly dnsRecords?: (domain: string, settings: ProviderSettings) => readonly DnsRecord[];
 	/**
+	 * How the provider tracks opens and clicks itself (README "Tracking"). Present: Mailroom never rewrites an email
+	 * it sends there, so an email is never tracked twice. With `settings: "message"` its adapter passes
+	 * `OutboundEmail.tracking` in each request; with `"account"` only what is set in the provider's account or domain
+	 * applies, and the tenant's settings must be mirrored there. Absent (SMTP, Cloudflare Email Sending, the
+	 * sandbox): Mailroom tracks by rewriting the html (src/tracking/rewrite.ts).
+	 */
+	readonly tracking?: ProviderTracking;
+	/**
 	 * Why this transport could not carry an email as the request gives it (a header too long for an SMTP line, one
 	 * the binding does not allow), or null. Checked at accept time when the tenant's provider order contains the
 	 * provider, so the request is refused with a 422 naming the header instead of failing at send time.
 	 */
 	readonly cannotCarry?: (email: CarriedFields) => string | null;
+};
+
+export type ProviderTracking = {
+	readonly settings: "message" | "account";
+	/** The request fields it sets, or where the provider's own settings are; with its documentation URL. */
+	readonly how: string;
 };
 
 /** What `cannotCarry` looks at, as the request gave it (already validated by the API schema). */

@@ -212,8 +212,11 @@ export function webhookPayload({ delivery, email }: Loaded): Record<string, unkn
 				recipient: detail.recipient ?? null,
 			};
 			break;
+		case "email.opened":
+			data.open = { timestamp: iso(delivery.eventAt), ...engagementOf(detail) };
+			break;
 		case "email.clicked":
-			data.click = { link: detail.link ?? null, timestamp: iso(delivery.eventAt) };
+			data.click = { link: detail.link ?? null, timestamp: iso(delivery.eventAt), ...engagementOf(detail) };
 			break;
 		case "email.failed":
 			data.failed = { reason: detail.reason ?? detail.error ?? null };
@@ -223,6 +226,20 @@ export function webhookPayload({ delivery, email }: Loaded): Record<string, unkn
 			break;
 	}
 	return { type: delivery.eventType, created_at: iso(delivery.eventAt), data };
+}
+
+/**
+ * Who opened or clicked, in Resend's fields: `userAgent` and `ipAddress` are always empty strings, since Mailroom
+ * keeps neither (README "Tracking", privacy); its own tracking adds the user agent's class and the machine flag.
+ */
+function engagementOf(detail: Record<string, unknown>): Record<string, unknown> {
+	return {
+		userAgent: "",
+		ipAddress: "",
+		...(typeof detail.user_agent_class === "string" && { user_agent_class: detail.user_agent_class }),
+		...(typeof detail.machine === "boolean" && { machine: detail.machine }),
+		...(typeof detail.machine_reason === "string" && { machine_reason: detail.machine_reason }),
+	};
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * `GET /analytics?from&to&group_by=hour|day&tag&template_id`: of the emails accepted in each time bucket, how many
  * reached each status (and were opened, clicked), counted by cohort through the `(tenant_id, id)` index
- * (src/services/event-counts.ts, shared with `/emails/metrics`). Every bucket of the range is present, empty ones
- * with zeros, so charts need no gap filling.
+ * (src/services/event-counts.ts, shared with `/emails/metrics`), and `unique_human_opens`: how many of them a person
+ * opened, machine opens (Apple Mail Privacy Protection, scanners) left out. Every bucket of the range is present,
+ * empty ones with zeros, so charts need no gap filling.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
@@ -10,7 +11,7 @@ import { getDb } from "../db/client";
 import { ApiError } from "../errors";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
-import { cohortEvents } from "../services/event-counts";
+import { cohortEvents, UNIQUE_HUMAN_OPENS } from "../services/event-counts";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
 export const analyticsRoutes = createRouter();
@@ -72,17 +73,19 @@ analyticsRoutes.openapi(
 
 		const events = cohortEvents(c.get("auth").tenant.id, from, to, { types: COUNTED, tag: q.tag, templateId: q.template_id });
 		// D1 binds numbers as floats: the cast keeps this an integer division, one value per bucket.
-		const rows = await getDb(c.env.DB).all<{ bucket: number; type: string; n: number }>(
-			sql`${events} SELECT CAST(at / ${size} AS INTEGER) * ${size} AS bucket, type, count(*) AS n FROM ev GROUP BY bucket, type`,
+		const rows = await getDb(c.env.DB).all<{ bucket: number; type: string; n: number; human: number }>(
+			sql`${events} SELECT CAST(at / ${size} AS INTEGER) * ${size} AS bucket, type, count(*) AS n, ${UNIQUE_HUMAN_OPENS} AS human FROM ev GROUP BY bucket, type`,
 		);
 
 		const data = Array.from({ length: buckets }, (_, i) => ({
 			start: iso(from + i * size),
-			counts: Object.fromEntries(COUNTED.map((s) => [s, 0])) as Record<string, number>,
+			counts: Object.fromEntries([...COUNTED, "unique_human_opens"].map((s) => [s, 0])) as Record<string, number>,
 		}));
 		for (const row of rows) {
 			const slot = data[Math.floor((Number(row.bucket) - from) / size)];
-			if (slot) slot.counts[row.type] = (slot.counts[row.type] ?? 0) + row.n;
+			if (!slot) continue;
+			slot.counts[row.type] = (slot.counts[row.type] ?? 0) + row.n;
+			slot.counts.unique_human_opens = (slot.counts.unique_human_opens ?? 0) + row.human;
 		}
 		return c.json({ object: "analytics" as const, group_by: q.group_by, from: iso(from), to: iso(to), data }, 200);
 	},

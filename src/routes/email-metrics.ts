@@ -5,8 +5,10 @@
  * Counts: `sent`, `delivered`, `delivery_delayed`, `complained`, `opened`, `clicked` are events of those types;
  * `bounced` every bounce, split into `bounced_permanent` (hard), `bounced_transient` (soft) and `bounced_undetermined`
  * (the provider did not say); `suppressed` emails failed because a recipient was on the suppression list, `failed`
- * every other failure; `unique_opened`/`unique_clicked` emails opened/clicked at least once. Rates are percentages:
- * `delivery_rate` and `bounce_rate` of sent, `open_rate`, `click_rate` (unique) and `complaint_rate` of delivered.
+ * every other failure; `unique_opened`/`unique_clicked` emails opened/clicked at least once, and `unique_human_opened`
+ * (Mailroom extension) emails a person opened, machine opens left out (src/services/event-counts.ts). Rates are
+ * percentages: `delivery_rate` and `bounce_rate` of sent, `open_rate`, `click_rate` (unique) and `complaint_rate` of
+ * delivered.
  * Mailroom receives no email and has no unsubscribe handling: `received`, `unsubscribed`, `unsubscribe_rate` are 0.
  * Periods are in UTC (`timezone` must be UTC); weeks start on Monday. Of the dimensions only `period` is offered, and
  * of the filters `email_id`: `domain`/`domain_id` and `email` are answered 422, `broadcast`/`broadcast_id` too (no
@@ -19,7 +21,7 @@ import { ApiError } from "../errors";
 import { isUuid } from "../lib/ids";
 import { iso } from "../lib/time";
 import { requireFullAccess } from "../middleware/auth";
-import { cohortEvents } from "../services/event-counts";
+import { cohortEvents, UNIQUE_HUMAN_OPENS } from "../services/event-counts";
 import { commonErrors, createRouter, jsonResponse } from "./router";
 
 export const emailMetricsRoutes = createRouter();
@@ -41,6 +43,7 @@ const METRICS = [
 	"sent",
 	"unique_opened",
 	"unique_clicked",
+	"unique_human_opened",
 	"delivery_rate",
 	"open_rate",
 	"click_rate",
@@ -132,7 +135,9 @@ const KIND = sql<string>`CASE
 
 const COUNTED_TYPES = ["sent", "delivered", "delivery_delayed", "bounced", "complained", "opened", "clicked", "failed"];
 
-type KindCounts = Map<string, { n: number; unique: number }>;
+/** Per kind: its events, the emails they are of, and (for `opened`) the emails a person opened. */
+type Counts = { n: number; unique: number; human: number };
+type KindCounts = Map<string, Counts>;
 
 const percent = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 10_000) / 100);
 
@@ -158,6 +163,7 @@ function metricValues(kinds: KindCounts): Record<Metric, number> {
 		sent: n("sent"),
 		unique_opened: uniqueOpened,
 		unique_clicked: uniqueClicked,
+		unique_human_opened: kinds.get("opened")?.human ?? 0,
 		delivery_rate: percent(n("delivered"), n("sent")),
 		open_rate: percent(uniqueOpened, n("delivered")),
 		click_rate: percent(uniqueClicked, n("delivered")),
@@ -218,24 +224,23 @@ emailMetricsRoutes.openapi(
 			types: COUNTED_TYPES,
 			...(q.email_id.length > 0 ? { emailIds: q.email_id } : {}),
 		});
-		type Row = { key: number; kind: string; n: number; unique: number };
+		type Row = { key: number; kind: string } & Counts;
+		const counts = sql`count(*) AS n, count(DISTINCT email_id) AS "unique", ${UNIQUE_HUMAN_OPENS} AS human`;
 		const periodRows = await db.all<Row>(
-			sql`${events} SELECT ${byPeriod ? period.key : sql`0`} AS key, ${KIND} AS kind, count(*) AS n, count(DISTINCT email_id) AS "unique" FROM ev GROUP BY 1, 2`,
+			sql`${events} SELECT ${byPeriod ? period.key : sql`0`} AS key, ${KIND} AS kind, ${counts} FROM ev GROUP BY 1, 2`,
 		);
 		// Unique counts do not add up across periods: the totals are counted over the whole range.
 		const totalRows = byPeriod
-			? await db.all<Row>(
-					sql`${events} SELECT 0 AS key, ${KIND} AS kind, count(*) AS n, count(DISTINCT email_id) AS "unique" FROM ev GROUP BY 2`,
-				)
+			? await db.all<Row>(sql`${events} SELECT 0 AS key, ${KIND} AS kind, ${counts} FROM ev GROUP BY 2`)
 			: periodRows;
 
 		const metrics: Metric[] = q.metrics.length > 0 ? [...new Set(q.metrics)] : [...METRICS];
-		const totals: KindCounts = new Map(totalRows.map((r) => [r.kind, { n: r.n, unique: r.unique }]));
+		const totals: KindCounts = new Map(totalRows.map((r) => [r.kind, { n: r.n, unique: r.unique, human: r.human }]));
 		const perPeriod = new Map<number, KindCounts>();
 		for (const row of periodRows) {
 			const startOfPeriod = period.start(Number(row.key));
 			const kinds = perPeriod.get(startOfPeriod) ?? new Map();
-			kinds.set(row.kind, { n: row.n, unique: row.unique });
+			kinds.set(row.kind, { n: row.n, unique: row.unique, human: row.human });
 			perPeriod.set(startOfPeriod, kinds);
 		}
 		return c.json(

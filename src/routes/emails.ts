@@ -11,6 +11,7 @@ import { buildMime, messageIdOf } from "../lib/mime";
 import { iso } from "../lib/time";
 import { authContextOf, requireFullAccess } from "../middleware/auth";
 import { quotaExceeded } from "../middleware/rate-limit";
+import { providerOrder } from "../providers/registry";
 import { sendQueues } from "../queue/lanes";
 import {
 	BatchEmailItem,
@@ -62,6 +63,7 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 			const fresh = senderRulesOf(authContextOf(found, auth.keyHash));
 			return JSON.stringify(fresh) === JSON.stringify(senderRulesOf(auth)) ? null : fresh;
 		},
+		trackingOrigin: getConfig(c.env).publicUrl ?? new URL(c.req.url).origin,
 		now: Date.now(),
 		quotaExhausted: exhausted ? quotaExceeded(exhausted) : undefined,
 	};
@@ -251,14 +253,20 @@ emailRoutes.openapi(
 		const row = await getEmail(getDb(c.env.DB), c.get("auth").tenant.id, emailIdOf(c));
 		if (!row) throw new ApiError("not_found", "Email not found");
 		const config = getConfig(c.env);
-		const outbound = await buildOutboundEmail(row, {
-			bucket: c.env.ATTACHMENTS,
-			maxBytes: config.maxAttachmentBytes,
-			timeoutMs: config.attachmentTimeoutMs,
-			policy: { allowInsecure: config.allowHttpWebhooks },
-			// Never a live fetch: what would be downloaded at send time is shown by its URL.
-			paths: "reference",
-		});
+		const provider = row.provider ?? providerOrder(config, c.get("auth").tenant)[0];
+		const outbound = await buildOutboundEmail(
+			row,
+			{
+				bucket: c.env.ATTACHMENTS,
+				maxBytes: config.maxAttachmentBytes,
+				timeoutMs: config.attachmentTimeoutMs,
+				policy: { allowInsecure: config.allowHttpWebhooks },
+				// Never a live fetch: what would be downloaded at send time is shown by its URL.
+				paths: "reference",
+			},
+			// As its provider gets (or will get) it: with tracking links where Mailroom tracks it.
+			provider === undefined ? undefined : { provider, secret: config.trackingSecret },
+		);
 		if (!outbound.ok) throw new ApiError("invalid_state", `The message cannot be built: ${outbound.error.message}`);
 		const raw = buildMime(outbound.value, { date: new Date(row.sentAt ?? row.createdAt), messageId: messageIdOf(outbound.value) });
 		return c.body(raw, 200, { "content-type": "message/rfc822" });

@@ -162,6 +162,16 @@ const fields = {
 	tags: Tags.optional(),
 	template: EmailTemplateInput.optional(),
 	priority: Priority.optional(),
+	tracking: z
+		.object({
+			open: z.boolean().optional().openapi({ description: "Track opens with a 1×1 image" }),
+			click: z.boolean().optional().openapi({ description: "Track clicks on the html's http(s) links" }),
+		})
+		.optional()
+		.openapi({
+			description:
+				"Mailroom extension: open and click tracking of this email, each overriding its sending domain's `open_tracking` / `click_tracking` (README, Tracking)",
+		}),
 };
 
 type Content = {

@@ -32,6 +32,7 @@ import { acceptStatements } from "../lifecycle/tenant-actions";
 import { carryProblem, providerOrder } from "../providers/registry";
 import { enqueueByLane, enqueueOne, type SendQueues } from "../queue/lanes";
 import type { BatchEmailItem, SendEmailRequest } from "../schemas/email";
+import { resolveTracking, type TrackingOverride } from "../tracking/settings";
 import {
 	claimGuardStatement,
 	claimStatements,
@@ -64,6 +65,8 @@ export type AcceptDeps = {
 	 * domain's verification); null when nothing changed.
 	 */
 	freshSenders?: (() => Promise<SenderRules | null>) | undefined;
+	/** Where the emails' tracking links will point: PUBLIC_URL, else the origin this request came in on. */
+	trackingOrigin: string;
 	now: number;
 	/** Today's quota is spent: replays are still answered, new emails are refused with this error. */
 	quotaExhausted?: ApiError | undefined;
@@ -94,6 +97,7 @@ type TemplateUse = {
 	from: string | undefined;
 	subject: string | undefined;
 	replyTo: string[] | undefined;
+	tracking: TrackingOverride | undefined;
 };
 
 /**
@@ -264,7 +268,7 @@ async function acceptAfterReads(
 	try {
 		for (const [index, p] of prepared) {
 			const failed = p.template
-				? (applyTemplate(p, p.template, templates.get(p.template.ref), deps.senders) ??
+				? (applyTemplate(p, p.template, templates.get(p.template.ref), deps) ??
 					transportProblem({ headers: p.row.headers, replyTo: p.row.replyTo ?? [], recipients: p.recipients }, deps) ??
 					undefined)
 				: undefined;
@@ -383,6 +387,11 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 			attachments: files.stored,
 			templateId: null,
 			templateVariables: null,
+			// A templated email's is resolved with its from, by applyTemplate.
+			tracking:
+				input.template === undefined
+					? resolveTracking(input.from ?? "", input.tracking, deps.senders.verifiedDomains, deps.trackingOrigin)
+					: null,
 			scheduledAt: schedule,
 			// Due now, at the schedule, or (beyond the queue's delay limit) not enqueued until the release cron.
 			nextAttemptAt: enqueued ? (status === "scheduled" ? schedule : now) : null,
@@ -400,6 +409,7 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
 					from: input.from,
 					subject: input.subject,
 					replyTo: input.reply_to,
+					tracking: input.tracking,
 				}
 			: null,
 	};
@@ -410,7 +420,12 @@ function prepareEmail(input: SendEmailRequest | BatchEmailItem, deps: AcceptDeps
  * from, subject and reply_to win over the template's. Unknown templates (another tenant's included) and drafts
  * are refused; so is anything the rendering produced that a plain send would refuse.
  */
-function applyTemplate(p: Prepared, use: TemplateUse, found: PublishedTemplate | undefined, senders: SenderRules): ApiError | undefined {
+function applyTemplate(
+	p: Prepared,
+	use: TemplateUse,
+	found: PublishedTemplate | undefined,
+	deps: Pick<AcceptDeps, "senders" | "trackingOrigin">,
+): ApiError | undefined {
 	if (!found) return new ApiError("validation_error", `Template ${JSON.stringify(use.ref)} not found`);
 	if (!found.version) {
 		return new ApiError(
@@ -424,7 +439,7 @@ function applyTemplate(p: Prepared, use: TemplateUse, found: PublishedTemplate |
 	const { value } = rendered;
 	const from = use.from ?? value.from;
 	if (from === null) return new ApiError("missing_required_field", "Missing `from` field: the template has no from");
-	const refused = senderRefusal(from, senders);
+	const refused = senderRefusal(from, deps.senders);
 	if (refused) return refused;
 	const subject = use.subject ?? value.subject;
 	if (subject === null) return new ApiError("missing_required_field", "Missing `subject` field: the template has no subject");
@@ -448,6 +463,7 @@ function applyTemplate(p: Prepared, use: TemplateUse, found: PublishedTemplate |
 		templateId: found.id,
 		templateVersionId: found.version.id,
 		templateVariables: use.variables ?? null,
+		tracking: resolveTracking(from, use.tracking, deps.senders.verifiedDomains, deps.trackingOrigin),
 	};
 	return undefined;
 }

@@ -11,7 +11,7 @@
  * - `path` attachments are never fetched here: their `download_url` is the URL the email was sent with.
  */
 import type { StoredAttachment } from "../db/schema";
-import { base64url } from "../lib/ids";
+import { base64url, base64urlBytes } from "../lib/ids";
 import { hmacSha256 } from "../lib/webcrypto";
 
 export const ATTACHMENT_LINK_TTL_SECONDS = 3600;
@@ -69,17 +69,7 @@ export async function checkLink(
 ): Promise<"valid" | "expired" | "invalid"> {
 	if (link.expires === undefined || link.signature === undefined || !/^\d{1,12}$/.test(link.expires)) return "invalid";
 	const expected = await linkSignature(adminToken, link.emailId, link.id, Number(link.expires));
-	const given = base64urlBytes(link.signature);
+	const given = base64urlBytes(link.signature, 100);
 	if (given === null || given.byteLength !== expected.byteLength || !crypto.subtle.timingSafeEqual(given, expected)) return "invalid";
 	return Number(link.expires) * 1000 < now ? "expired" : "valid";
-}
-
-function base64urlBytes(text: string): Uint8Array<ArrayBuffer> | null {
-	if (!/^[A-Za-z0-9_-]{1,100}$/.test(text)) return null;
-	try {
-		const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (text.length % 4)) % 4));
-		return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-	} catch {
-		return null;
-	}
 }

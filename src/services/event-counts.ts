@@ -58,3 +58,12 @@ export function cohortEvents(tenantId: string, from: number, to: number, filters
 		UNION ALL SELECT c.id, c.created_at, x.type, x.detail FROM c CROSS JOIN email_events AS x ON x.email_id = c.id AND NOT (x.type = 'sent' AND x.at = c.sent_at)
 	), ev AS (SELECT * FROM every ${types})`;
 }
+
+/**
+ * Unique human opens, an aggregate over `ev` (a `cohortEvents` whose types include `opened`): how many of the rows'
+ * emails a person opened at least once. An open flagged `machine` by Mailroom's own tracking (Apple Mail Privacy
+ * Protection, scanners: src/tracking/record.ts) does not count; providers' opens carry no flag and do. Selected next
+ * to the other counts of the same query, so it costs no statement of its own; grouped by type, it is non-zero only
+ * in the `opened` group.
+ */
+export const UNIQUE_HUMAN_OPENS = sql<number>`count(DISTINCT CASE WHEN type = 'opened' AND coalesce(json_extract(detail, '$.machine'), 0) = 0 THEN email_id END)`;

@@ -10,6 +10,7 @@ import { err, ok, type Result } from "../lib/result";
 import { fetchWithinPolicy, type UrlPolicy } from "../lib/url-policy";
 import { encodeBase64 } from "../lib/webcrypto";
 import type { OutboundAttachment, OutboundEmail, ProviderError } from "../providers/types";
+import { type OutboundTracking, trackedContent } from "../tracking/outbound";
 
 export type AttachmentSource = {
 	bucket: R2Bucket;
@@ -24,11 +25,20 @@ export type AttachmentSource = {
 	paths?: "fetch" | "reference";
 };
 
-export async function buildOutboundEmail(row: EmailRow, source: AttachmentSource): Promise<Result<OutboundEmail, ProviderError>> {
+/**
+ * @param tracking the provider the email goes to and the tracking secret: the html is rewritten for Mailroom's own
+ *   tracking, or the provider is asked to track (src/tracking/outbound.ts). Without it the email is built as stored.
+ */
+export async function buildOutboundEmail(
+	row: EmailRow,
+	source: AttachmentSource,
+	tracking?: OutboundTracking,
+): Promise<Result<OutboundEmail, ProviderError>> {
 	const fromMailbox = parseMailbox(row.from);
 	if (!fromMailbox) return err({ kind: "permanent", scope: "message", message: `Stored from address is invalid: ${row.from}` });
 	const attachments = await loadAttachments(row, source);
 	if (!attachments.ok) return attachments;
+	const content = tracking ? await trackedContent(row, tracking) : { html: row.html };
 	return ok({
 		id: row.id,
 		tenantId: row.tenantId,
@@ -39,11 +49,12 @@ export async function buildOutboundEmail(row: EmailRow, source: AttachmentSource
 		bcc: row.bcc,
 		replyTo: row.replyTo,
 		subject: row.subject,
-		html: row.html,
+		html: content.html,
 		text: row.text,
 		headers: row.headers ?? {},
 		tags: row.tags,
 		attachments: attachments.value,
+		...(content.tracking && { tracking: content.tracking }),
 	});
 }
 

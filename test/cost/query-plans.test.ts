@@ -2,6 +2,7 @@
  * Every statement the hot paths and the crons send to D1, asked for its query plan: none may walk the `emails` or
  * `email_events` tables (or an index of every email) row by row. Each read has the index it needs
  * (docs/architecture.md, "Cost", lists the plans). Statements are recorded at the D1 binding while the real code runs.
+ * The hot paths include the tracking endpoints: every open and click of a tracked email reads and writes D1.
  */
 import { createExecutionContext, createMessageBatch, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -11,6 +12,7 @@ import { handleScheduled } from "../../src/cron";
 import { consumeSendBatch, sendConsumerDeps } from "../../src/queue/send";
 import { unlimitedPacer } from "../../src/services/pacing";
 import { MATCHED_BY_PROVIDER_ID } from "../../src/services/provider-inbound";
+import { signToken } from "../../src/tracking/token";
 import { email, seedTenant } from "../helpers/api";
 import { resendWebhook } from "../helpers/provider-webhooks";
 import { json } from "../helpers/send";
@@ -97,6 +99,9 @@ describe("query plans", () => {
 			data: { email_id: "re_plans", to: ["user@example.org"], tags: { mailroom_id: id } },
 		});
 		await fetchApp("/provider-webhooks/resend", { method: "POST", headers: hook.headers, body: hook.rawBody });
+		// Tracking hits record after answering (waitUntil, which fetchApp waits for); no TRACKING_SECRET: ADMIN_TOKEN signs.
+		await fetchApp(`/t/o/${await signToken(env.ADMIN_TOKEN, { kind: "open", emailId: id })}`);
+		await fetchApp(`/t/c/${await signToken(env.ADMIN_TOKEN, { kind: "click", emailId: id, linkIndex: 0, url: "https://example.org/" })}`);
 
 		for (const path of [`/emails/${id}`, `/emails/${id}/events`, "/emails?limit=10", "/emails?status=failed", "/stats", "/usage"]) {
 			await fetchApp(path, { headers: auth });

@@ -80,6 +80,7 @@ async function tenant(providers: string[]) {
 	return {
 		resend: new Resend(token, { baseUrl: url }),
 		get: (pathname: string) => request(url, "GET", pathname, token),
+		post: (pathname: string, body: unknown) => request(url, "POST", pathname, token, body),
 	};
 }
 
@@ -201,6 +202,41 @@ describe("SMTP through wrangler dev", () => {
 		await vi.waitFor(async () => expect(await statusOf(t, id)).toBe("delivered"), WAIT);
 		expect(received(id)).toHaveLength(0);
 		expect(await eventsOf(t, id)).toEqual(["queued:", "attempt_failed:smtp", "sent:sandbox", "delivered:sandbox"]);
+	});
+
+	it("tracks the open and the click of an email Mailroom rewrote for SMTP, through the Worker's own /t/ links", async () => {
+		const t = await tenant(["smtp"]);
+		const target = `https://acme.example.com/orders/${randomUUID()}?from=mail&amp;tab=items`;
+		const sent = await t.post("/emails", {
+			from: "hello@example.com",
+			to: "ann@example.org",
+			subject: "tracked",
+			html: `<html><body><p>Your order</p><a href="${target}">See it</a> <a href="mailto:help@example.com">help</a></body></html>`,
+			text: `Your order: ${target}`,
+			tracking: { open: true, click: true },
+		});
+		expect(sent.status).toBe(200);
+		const id = (sent.json as { id: string }).id;
+		await vi.waitFor(async () => expect(await statusOf(t, id)).toBe("sent"), WAIT);
+
+		// What arrived, decoded from its MIME (quoted-printable soft breaks and all): the links point back at the Worker.
+		const parsed = await PostalMime.parse(received(id)[0]?.raw ?? "");
+		const pixel = /<img src="([^"]+\/t\/o\/[^"]+)"/.exec(parsed.html ?? "")?.[1] ?? "";
+		const link = /<a href="([^"]+\/t\/c\/[^"]+)"/.exec(parsed.html ?? "")?.[1] ?? "";
+		expect(pixel.startsWith(`${server?.url}/t/o/`)).toBe(true);
+		expect(parsed.html).toContain('href="mailto:help@example.com"');
+		expect(parsed.text?.trim()).toBe(`Your order: ${target}`);
+
+		const browser = { "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36" };
+		const image = await fetch(pixel, { headers: browser });
+		expect([image.status, image.headers.get("content-type")]).toEqual([200, "image/gif"]);
+		const followed = await fetch(link, { headers: browser, redirect: "manual" });
+		expect(followed.status).toBe(302);
+		expect(followed.headers.get("location")).toBe(target.replace("&amp;", "&"));
+		await vi.waitFor(
+			async () => expect(await eventsOf(t, id)).toEqual(expect.arrayContaining(["opened:mailroom", "clicked:mailroom"])),
+			WAIT,
+		);
 	});
 });
 

@@ -86,7 +86,7 @@ describe("GET /emails/metrics", () => {
 			granularity: "daily",
 		});
 		expect(res.body.data).toBeUndefined();
-		expect(res.body.metrics).toHaveLength(22);
+		expect(res.body.metrics).toHaveLength(23);
 		expect(res.body.totals).toEqual({
 			received: 0,
 			delivered: 2,
@@ -104,6 +104,7 @@ describe("GET /emails/metrics", () => {
 			sent: 3,
 			unique_opened: 1,
 			unique_clicked: 1,
+			unique_human_opened: 1,
 			delivery_rate: 66.67,
 			open_rate: 50,
 			click_rate: 50,

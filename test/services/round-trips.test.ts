@@ -2,6 +2,8 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { call, email, seedTenant } from "../helpers/api";
 import { countD1 } from "../helpers/d1-counter";
+import { verifiedDomain } from "../helpers/dns";
+import { emailRow } from "../helpers/send";
 import { publishedTemplate } from "../helpers/templates";
 
 afterEach(() => vi.restoreAllMocks());
@@ -33,6 +35,20 @@ describe("D1 round trips per accepted request", () => {
 		expect((await call("POST", "/emails", { key: t.key, body: email(t), headers: { "Idempotency-Key": "rt" } })).status).toBe(200);
 		expect(counter.roundTrips()).toBe(1);
 		console.log(`single send with key: ${counter.roundTrips()} round trips, ${counter.statements()} statements`);
+	});
+
+	it("is the key lookup and the write for a send from a domain just set to track opens and clicks (its settings come with the API key)", async () => {
+		const t = await seedTenant({ allowed_from_domains: [] });
+		const name = `tracked-${crypto.randomUUID().slice(0, 8)}.example.com`;
+		const domain = await verifiedDomain(t, name);
+		const settings = { open_tracking: true, click_tracking: true };
+		expect((await call("PATCH", `/domains/${domain.id}`, { key: t.key, body: settings })).status).toBe(200);
+		const counter = countD1();
+		const res = await call<{ id: string }>("POST", "/emails", { key: t.key, body: email(t, { from: `a@${name}`, html: "<p>x</p>" }) });
+		expect(res.status).toBe(200);
+		// The domain's change made this isolate forget the key, so it is looked up again: 2, no read of the domain.
+		expect(counter.roundTrips()).toBe(2);
+		expect(JSON.parse(String((await emailRow(res.body.id)).tracking))).toMatchObject({ open: true, click: true });
 	});
 
 	it("is 1 for a batch of 100", async () => {

@@ -25,4 +25,8 @@ export const brevo = {
 			timeoutMs,
 		}),
 	webhook: brevoInbound,
+	tracking: {
+		settings: "account",
+		how: "Brevo tracks opens and clicks of transactional email by its account settings; its send API (https://developers.brevo.com/reference/sendtransacemail) takes no per-email setting.",
+	},
 } as const satisfies ProviderModule<"brevo">;

@@ -232,6 +232,10 @@ function toForm(email: OutboundEmail): FormData {
 		form.append("o:tag", tag);
 	}
 	form.append(`v:${MAILGUN_ID_VARIABLE}`, email.id);
+	if (email.tracking) {
+		form.append("o:tracking-opens", email.tracking.open ? "yes" : "no");
+		form.append("o:tracking-clicks", email.tracking.click ? "htmlonly" : "no");
+	}
 	for (const a of email.attachments) {
 		const blob = new Blob([decodeBase64(a.content) ?? new Uint8Array()], { type: a.contentType });
 		if (a.contentId !== null) form.append("inline", blob, a.contentId.replace(/^<|>$/g, ""));

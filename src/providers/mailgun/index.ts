@@ -27,4 +27,8 @@ export const mailgun = {
 			timeoutMs,
 		}),
 	webhook: mailgunInbound,
+	tracking: {
+		settings: "message",
+		how: "`o:tracking-opens` (`yes`/`no`) and `o:tracking-clicks` (`htmlonly`/`no`) in each request, which override the domain's tracking settings (https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/tracking-opens).",
+	},
 } as const satisfies ProviderModule<"mailgun">;

@@ -25,4 +25,8 @@ export const mailtrap = {
 			timeoutMs,
 		}),
 	webhook: mailtrapInbound,
+	tracking: {
+		settings: "account",
+		how: "Mailtrap tracks per sending domain (its Tracking Settings in the Mailtrap app); its send API (https://docs.mailtrap.io/developers) takes no per-email setting.",
+	},
 } as const satisfies ProviderModule<"mailtrap">;

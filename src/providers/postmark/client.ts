@@ -100,6 +100,8 @@ type PostmarkEmail = {
 	Tag?: string;
 	Attachments?: { Name: string; Content: string; ContentType: string; ContentID?: string }[];
 	MessageStream?: string;
+	TrackOpens?: boolean;
+	TrackLinks?: "HtmlOnly" | "None";
 };
 
 /**
@@ -329,6 +331,7 @@ function toPostmarkEmail(email: OutboundEmail, messageStream: string | undefined
 			})),
 		}),
 		...(messageStream !== undefined && messageStream !== "" && { MessageStream: messageStream }),
+		...(email.tracking && { TrackOpens: email.tracking.open, TrackLinks: email.tracking.click ? "HtmlOnly" : "None" }),
 	};
 }
 

@@ -23,6 +23,10 @@ export const postmark = {
 			timeoutMs,
 		}),
 	webhook: postmarkInbound,
+	tracking: {
+		settings: "message",
+		how: "`TrackOpens` and `TrackLinks` (`HtmlOnly` or `None`) in each request (https://postmarkapp.com/developer/user-guide/tracking-opens/tracking-opens-per-email). A server whose own Open Tracking setting is on tracks opens whatever `TrackOpens` says, so keep it off there. Per-link opt-out: `data-pm-no-track`.",
+	},
 	dnsRecords: (domain) => [
 		{
 			record: "DKIM",

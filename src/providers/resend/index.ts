@@ -23,6 +23,10 @@ export const resend = {
 			timeoutMs,
 		}),
 	webhook: resendInbound,
+	tracking: {
+		settings: "account",
+		how: "Resend tracks per domain only: set `open_tracking` / `click_tracking` on the domain in Resend (https://resend.com/docs/dashboard/domains/tracking) as on the Mailroom domain; its send API takes no per-email setting.",
+	},
 	dnsRecords: (domain) => [
 		{
 			record: "DKIM",

@@ -99,6 +99,7 @@ type MailSendRequest = {
 	headers?: Record<string, string>;
 	attachments?: { content: string; filename: string; type: string; disposition: "inline" | "attachment"; content_id?: string }[];
 	categories?: string[];
+	tracking_settings?: { open_tracking: { enable: boolean }; click_tracking: { enable: boolean; enable_text: boolean } };
 };
 
 /**
@@ -313,6 +314,13 @@ function toMailSendRequest(email: OutboundEmail): MailSendRequest {
 			})),
 		}),
 		...(categories.length > 0 && { categories }),
+		// Links of the html part only, as Mailroom's own tracking does.
+		...(email.tracking && {
+			tracking_settings: {
+				open_tracking: { enable: email.tracking.open },
+				click_tracking: { enable: email.tracking.click, enable_text: false },
+			},
+		}),
 	};
 }
 

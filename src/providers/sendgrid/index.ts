@@ -24,6 +24,10 @@ export const sendgrid = {
 			timeoutMs,
 		}),
 	webhook: sendgridInbound,
+	tracking: {
+		settings: "message",
+		how: "`tracking_settings.open_tracking.enable` and `tracking_settings.click_tracking.enable` (`enable_text: false`: html links only) in each request (https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send); they override the account's Tracking Settings. Per-link opt-out: `clicktracking=off`.",
+	},
 	dnsRecords: (domain) => {
 		const where = "SendGrid generates the exact name and target per account: Settings → Sender Authentication → Authenticate Your Domain.";
 		return [

@@ -81,7 +81,9 @@ type SendEmailRequest = {
 	Content: { Simple: { Subject: Content; Body: { Text?: Content; Html?: Content } } } | { Raw: { Data: string } };
 	EmailTags: { Name: string; Value: string }[];
 	ConfigurationSetName?: string;
+	ConfigurationOverrides?: { Tracking: { OpenTrackingEnabled: Switch; ClickTrackingEnabled: Switch } };
 };
+type Switch = "ENABLED" | "DISABLED";
 
 /**
  * @example
@@ -169,6 +171,14 @@ export function toSendEmailRequest(email: OutboundEmail, configurationSet: strin
 		Content: content,
 		EmailTags: tags,
 		...(configurationSet && { ConfigurationSetName: configurationSet }),
+		...(email.tracking && {
+			ConfigurationOverrides: {
+				Tracking: {
+					OpenTrackingEnabled: email.tracking.open ? "ENABLED" : "DISABLED",
+					ClickTrackingEnabled: email.tracking.click ? "ENABLED" : "DISABLED",
+				},
+			},
+		}),
 	};
 }
 

@@ -29,6 +29,10 @@ export const ses = {
 		});
 	},
 	webhook: sesInbound,
+	tracking: {
+		settings: "message",
+		how: "`ConfigurationOverrides.Tracking` (`OpenTrackingEnabled`, `ClickTrackingEnabled`: `ENABLED`/`DISABLED`) in each request (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_TrackingConfigurationOverrides.html); the Open and Click events reach Mailroom only through a configuration set (SES_CONFIGURATION_SET) whose SNS event destination includes them. Per-link opt-out: `ses:no-track`.",
+	},
 	noLookup:
 		"SES cannot be asked about one email by our id (GetMessageInsights needs the Virtual Deliverability Manager and SES's own id): an uncertain SES send is resolved by its SNS events (Send, Delivery, Bounce…), and one that gets none ends failed with reason unresolved_at_provider after UNRESOLVED_AFTER_SECONDS (a day), visible, with a dead letter an operator may replay.",
 } as const satisfies ProviderModule<"ses">;

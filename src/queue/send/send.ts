@@ -42,12 +42,17 @@ async function sendOne(a: Attempt, deps: SendConsumerDeps): Promise<Decision> {
 		return { kind: "deferred", delaySeconds: 0, reason: LEASE_TOO_SHORT };
 	}
 	try {
-		const outbound = await buildOutboundEmail(a.row, {
-			bucket: deps.attachments,
-			maxBytes: deps.config.maxAttachmentBytes,
-			timeoutMs: deps.config.attachmentTimeoutMs,
-			policy: { allowInsecure: deps.config.allowHttpWebhooks },
-		});
+		const outbound = await buildOutboundEmail(
+			a.row,
+			{
+				bucket: deps.attachments,
+				maxBytes: deps.config.maxAttachmentBytes,
+				timeoutMs: deps.config.attachmentTimeoutMs,
+				policy: { allowInsecure: deps.config.allowHttpWebhooks },
+			},
+			// Decided per attempt: a failover to a provider that tracks itself sends the html untouched.
+			{ provider: provider.name, secret: deps.config.trackingSecret },
+		);
 		if (!outbound.ok) return decideOnError(a, provider.name, outbound.error, deps);
 		if (deps.now() + deps.config.providerTimeoutMs + LEASE_MARGIN_MS > (a.row.leaseUntil ?? 0)) {
 			return { kind: "deferred", delaySeconds: 0, reason: LEASE_TOO_SHORT };
