@@ -106,6 +106,7 @@ export function instrumented(env: Env, phase: Phase): Env {
 		DB: countingD1(env.DB, c),
 		RATE_LIMITER: countingNamespace(env.RATE_LIMITER, c),
 		SEND_QUEUE: countingQueue(env.SEND_QUEUE, c),
+		SEND_BULK_QUEUE: countingQueue(env.SEND_BULK_QUEUE, c),
 		WEBHOOK_QUEUE: countingQueue(env.WEBHOOK_QUEUE, c),
 	};
 	const proxy = new Proxy(env, {

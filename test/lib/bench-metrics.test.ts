@@ -74,16 +74,19 @@ describe("bench metrics", () => {
 		expect(d.d1_round_trips).toBe(1);
 	});
 
-	it("counts queue sends, the messages they carry and their bytes", async () => {
+	it("counts queue sends, the messages they carry and their bytes, on every queue the Worker sends to", async () => {
 		vi.spyOn(env.SEND_QUEUE, "send").mockResolvedValue(undefined as never);
+		vi.spyOn(env.SEND_BULK_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
 		vi.spyOn(env.WEBHOOK_QUEUE, "sendBatch").mockResolvedValue(undefined as never);
 		const { wrapped, delta } = measured();
-		await wrapped.SEND_QUEUE.send({ v: 1, id: "a", tenantId: "t" });
+		const message = { v: 1 as const, id: "a", tenantId: "t" };
+		await wrapped.SEND_QUEUE.send(message);
+		await wrapped.SEND_BULK_QUEUE.sendBatch([{ body: message }, { body: message }]);
 		await wrapped.WEBHOOK_QUEUE.sendBatch([{ body: { id: "1" } }, { body: { id: "2" } }, { body: { id: "3" } }]);
 		const d = delta();
-		expect(d.queue_sends).toBe(2);
-		expect(d.queue_messages).toBe(4);
-		expect(d.queue_bytes).toBe(JSON.stringify({ v: 1, id: "a", tenantId: "t" }).length + 3 * JSON.stringify({ id: "1" }).length);
+		expect(d.queue_sends).toBe(3);
+		expect(d.queue_messages).toBe(6);
+		expect(d.queue_bytes).toBe(3 * JSON.stringify(message).length + 3 * JSON.stringify({ id: "1" }).length);
 	});
 
 	it("keeps /admin/bench-metrics dark unless BENCH_METRICS is on", async () => {
