@@ -115,8 +115,11 @@ describe("provider circuit and adaptive rate", () => {
 		expect(await stub.acquireProvider("p", policy, 5)).toMatchObject({ granted: 1, circuit: "half_open" });
 		expect(await stub.acquireProvider("p", policy, 5)).toMatchObject({ granted: 0, circuit: "half_open" });
 		expect((await stub.reportProvider("p", policy, { successes: 1, failures: 0, rateLimited: 0 })).circuit).toBe("closed");
-		// Closed again: the bucket grants what is left of it (10 − 5 earlier − 1 probe).
-		expect(await stub.acquireProvider("p", policy, 5)).toMatchObject({ granted: 4, circuit: "closed" });
+		// Closed again: the bucket grants what is left of it (10 − 5 earlier − 1 probe), plus whatever it refilled
+		// while the test ran (a slow run on a loaded machine earns a token every 100 ms at 10/s).
+		const closed = await stub.acquireProvider("p", policy, 5);
+		expect(closed.circuit).toBe("closed");
+		expect(closed.granted).toBeGreaterThanOrEqual(4);
 	});
 
 	it("opens again when the half-open probe fails", async () => {

@@ -31,7 +31,15 @@ describe("send pacing", () => {
 		for (let i = 0; i < 20; i++) await consume(t, [id], deps);
 		expect(await emailRow(id)).toMatchObject({ status: "queued", attempts: 0 });
 		await call("PATCH", `/admin/tenants/${t.tenantId}`, { key: ADMIN_TOKEN, body: { send_rate: { per_second: 100, burst: 100 } } });
-		await consume(t, [id], deps);
+		// The emptied bucket refills at the new rate from now on: a consume a few milliseconds after the change may
+		// still be deferred (spending no attempt), so consume until the permit comes.
+		await vi.waitUntil(
+			async () => {
+				await consume(t, [id], deps);
+				return (await emailRow(id)).status !== "queued";
+			},
+			{ timeout: 5_000, interval: 20 },
+		);
 		expect(await emailRow(id)).toMatchObject({ status: "delivered", attempts: 1 });
 		const letters = await call<{ data: unknown[] }>("GET", "/dead-letters", { key: t.key });
 		expect(letters.body.data).toEqual([]);
