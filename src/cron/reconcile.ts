@@ -22,6 +22,7 @@
 import { and, asc, eq, gt, inArray, isNull, lt, lte, notInArray, or, sql } from "drizzle-orm";
 import { getConfig } from "../config";
 import { chunk, getDb, runBatch, type Statement } from "../db/client";
+import { inFlight, inFlightSlice } from "../db/emails";
 import { type EmailPriority, emails } from "../db/schema";
 import { mapWithConcurrency } from "../lib/concurrency";
 import { newId } from "../lib/ids";
@@ -95,14 +96,7 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 					),
 			})
 			.from(emails)
-			.where(
-				and(
-					isNull(emails.endedAt),
-					eq(emails.status, "uncertain"),
-					lt(episodeStart, now - UNCERTAIN_SETTLE_MS),
-					notAskedSince(UNCERTAIN_SETTLE_MS),
-				),
-			)
+			.where(inFlight(eq(emails.status, "uncertain"), lt(episodeStart, now - UNCERTAIN_SETTLE_MS), notAskedSince(UNCERTAIN_SETTLE_MS)))
 			.orderBy(asc(episodeStart))
 			.limit(RECONCILE_UNCERTAIN_LIMIT),
 		db
@@ -113,10 +107,9 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 			})
 			.from(emails)
 			.where(
-				and(
-					// The open set: a sent email keeps the next_attempt_at it was due at until it is first asked about,
-					// then waits an interval per ask.
-					isNull(emails.endedAt),
+				// A sent email keeps the next_attempt_at it was due at until it is first asked about, then waits an
+				// interval per ask.
+				inFlight(
 					lte(emails.nextAttemptAt, now),
 					inArray(emails.status, ["sent", "delivery_delayed"]),
 					inArray(emails.provider, askable),
@@ -132,23 +125,12 @@ export async function reconcile(env: Env, now: number, deps?: ReconcileDeps): Pr
 			.update(emails)
 			.set({ endedAt: now })
 			.where(
-				inArray(
-					emails.id,
-					db
-						.select({ id: emails.id })
-						.from(emails)
-						.where(
-							and(
-								isNull(emails.endedAt),
-								lte(emails.nextAttemptAt, now),
-								inArray(emails.status, ["sent", "delivery_delayed"]),
-								or(
-									lte(emails.sentAt, now - RECONCILE_MAX_AGE_MS),
-									and(lt(emails.sentAt, now - after), notInArray(emails.provider, askable)),
-								),
-							),
-						)
-						.limit(RECONCILE_LIMIT),
+				inFlightSlice(
+					db,
+					RECONCILE_LIMIT,
+					lte(emails.nextAttemptAt, now),
+					inArray(emails.status, ["sent", "delivery_delayed"]),
+					or(lte(emails.sentAt, now - RECONCILE_MAX_AGE_MS), and(lt(emails.sentAt, now - after), notInArray(emails.provider, askable))),
 				),
 			)
 			.returning({ id: emails.id }),

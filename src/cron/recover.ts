@@ -11,9 +11,10 @@
  * queries read the open set (`emails_open`: `ended_at IS NULL`, by `next_attempt_at`): a claimed row keeps the
  * `next_attempt_at` it was due at, so `sending` rows are found in the same range as lost ones.
  */
-import { and, eq, inArray, isNull, lt } from "drizzle-orm";
+import { and, eq, inArray, lt } from "drizzle-orm";
 import { getConfig } from "../config";
 import { getDb, runBatch } from "../db/client";
+import { inFlight, inFlightSlice } from "../db/emails";
 import { type EmailPriority, emails, webhookDeliveries } from "../db/schema";
 import { newId } from "../lib/ids";
 import { expireLeases } from "../lifecycle/attempts";
@@ -35,21 +36,12 @@ export async function recover(env: Env, now: number): Promise<Record<string, num
 		db
 			.update(emails)
 			.set({ nextAttemptAt: now, updatedAt: now })
-			.where(
-				inArray(
-					emails.id,
-					db
-						.select({ id: emails.id })
-						.from(emails)
-						.where(and(isNull(emails.endedAt), lt(emails.nextAttemptAt, overdue), inArray(emails.status, ["queued", "scheduled"])))
-						.limit(RECOVER_LIMIT),
-				),
-			)
+			.where(inFlightSlice(db, RECOVER_LIMIT, lt(emails.nextAttemptAt, overdue), inArray(emails.status, ["queued", "scheduled"])))
 			.returning({ id: emails.id, tenantId: emails.tenantId, priority: emails.priority }),
 		db
 			.select({ id: emails.id })
 			.from(emails)
-			.where(and(isNull(emails.endedAt), lt(emails.nextAttemptAt, now), eq(emails.status, "sending"), lt(emails.leaseUntil, now)))
+			.where(inFlight(lt(emails.nextAttemptAt, now), eq(emails.status, "sending"), lt(emails.leaseUntil, now)))
 			.limit(RECOVER_LIMIT),
 		db
 			.update(webhookDeliveries)

@@ -4,9 +4,10 @@
  * already have a message for their current time (`next_attempt_at` set) are left alone, so a rescheduled email is
  * released for its new time only, and a canceled one never (it is no longer `scheduled`).
  */
-import { and, eq, inArray, isNull, lte } from "drizzle-orm";
+import { eq, isNull, lte } from "drizzle-orm";
 import { QUEUE_MAX_DELAY_SECONDS } from "../config";
 import { getDb } from "../db/client";
+import { inFlightSlice } from "../db/emails";
 import { emails } from "../db/schema";
 import { enqueueSends } from "./enqueue";
 
@@ -18,21 +19,13 @@ export async function release(env: Env, now: number): Promise<Record<string, num
 		.update(emails)
 		.set({ nextAttemptAt: emails.scheduledAt, updatedAt: now })
 		.where(
-			inArray(
-				emails.id,
-				db
-					.select({ id: emails.id })
-					.from(emails)
-					.where(
-						and(
-							// The open set's index: (next_attempt_at, scheduled_at) WHERE ended_at IS NULL.
-							isNull(emails.endedAt),
-							isNull(emails.nextAttemptAt),
-							eq(emails.status, "scheduled"),
-							lte(emails.scheduledAt, now + QUEUE_MAX_DELAY_SECONDS * 1000),
-						),
-					)
-					.limit(RELEASE_LIMIT),
+			// Through the open set's index: (next_attempt_at, scheduled_at) WHERE ended_at IS NULL.
+			inFlightSlice(
+				db,
+				RELEASE_LIMIT,
+				isNull(emails.nextAttemptAt),
+				eq(emails.status, "scheduled"),
+				lte(emails.scheduledAt, now + QUEUE_MAX_DELAY_SECONDS * 1000),
 			),
 		)
 		.returning({ id: emails.id, tenantId: emails.tenantId, priority: emails.priority, scheduledAt: emails.scheduledAt });

@@ -1,7 +1,28 @@
 /** Queries for emails and their events. Every query is scoped by tenant: another tenant's id is simply absent. */
-import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
 import { type Db, pageOf } from "./client";
 import { type EmailEventRow, type EmailRow, type EmailStatus, emailEvents, emails } from "./schema";
+
+/**
+ * Emails still in flight (`ended_at IS NULL`) that meet `conditions`. The partial index `emails_open` holds exactly
+ * these rows, so every cron and open-set count filters through here: without the `ended_at` condition SQLite
+ * cannot use the index and walks the whole table (test/cost/query-plans.test.ts).
+ */
+export function inFlight(...conditions: (SQL | undefined)[]): SQL | undefined {
+	return and(isNull(emails.endedAt), ...conditions);
+}
+
+/** `id IN (at most `limit` in-flight emails meeting `conditions`)`: a bounded slice for a cron's UPDATE … RETURNING. */
+export function inFlightSlice(db: Db, limit: number, ...conditions: (SQL | undefined)[]): SQL {
+	return inArray(
+		emails.id,
+		db
+			.select({ id: emails.id })
+			.from(emails)
+			.where(inFlight(...conditions))
+			.limit(limit),
+	);
+}
 
 export async function getEmail(db: Db, tenantId: string, id: string): Promise<EmailRow | undefined> {
 	return db.query.emails.findFirst({ where: and(eq(emails.id, id), eq(emails.tenantId, tenantId)) });

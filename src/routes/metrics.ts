@@ -1,7 +1,8 @@
 /** `GET /metrics`: Prometheus text for the operator (admin token): the whole deployment's state, all tenants. */
-import { and, count, inArray, isNull, min } from "drizzle-orm";
+import { count, inArray, isNull, min } from "drizzle-orm";
 import { getConfig } from "../config";
 import { getDb } from "../db/client";
+import { inFlight } from "../db/emails";
 import {
 	deadLetters,
 	emails,
@@ -22,7 +23,7 @@ metricsRoutes.get("/metrics", requireAdmin, async (c) => {
 	const now = Date.now();
 	const [byStatus, deliveries, letters, unmatched, tenantCount, oldest] = await db.batch([
 		// The open set only (its partial index): counting every email ever sent would scan the whole table per scrape.
-		db.select({ status: emails.status, n: count() }).from(emails).where(isNull(emails.endedAt)).groupBy(emails.status),
+		db.select({ status: emails.status, n: count() }).from(emails).where(inFlight()).groupBy(emails.status),
 		db.select({ status: webhookDeliveries.status, n: count() }).from(webhookDeliveries).groupBy(webhookDeliveries.status),
 		db.select({ n: count() }).from(deadLetters).where(isNull(deadLetters.replayedAt)),
 		db.select({ n: count() }).from(unmatchedProviderEvents),
@@ -30,7 +31,7 @@ metricsRoutes.get("/metrics", requireAdmin, async (c) => {
 		db
 			.select({ at: min(emails.createdAt) })
 			.from(emails)
-			.where(and(isNull(emails.endedAt), inArray(emails.status, ["queued", "sending", "uncertain"]))),
+			.where(inFlight(inArray(emails.status, ["queued", "sending", "uncertain"]))),
 	]);
 	const config = getConfig(c.env);
 	const pacer = limiterPacer(c.env.RATE_LIMITER, config);

@@ -58,25 +58,33 @@ function rowOf(claim: IdempotencyClaim) {
 
 /** The two statements of step 1; run them first in a `db.batch()` and pass their results to `interpretClaim`. */
 export function claimStatements(db: Db, claim: IdempotencyClaim, now: number): [Statement, Statement] {
-	const fresh = {
+	const read = db.select().from(idempotencyKeys).where(rowOf(claim)).limit(1);
+	return [keyUpsert(db, claim, now, null), read];
+}
+
+/**
+ * The key's row owned by this request — `in_flight` (no response yet) or already `completed` with `response` —
+ * inserted, or taking over a takeable row; a live row of anyone else's is left alone, so the statement writes
+ * nothing (what the read of step 1, or a `claimGuardStatement` after it, detects).
+ */
+function keyUpsert(db: Db, claim: IdempotencyClaim, now: number, response: StoredResponse | null): Statement {
+	const owned = {
 		requestHash: claim.requestHash,
-		state: "in_flight" as const,
+		state: response === null ? ("in_flight" as const) : ("completed" as const),
 		owner: claim.owner,
-		responseStatus: null,
-		responseBody: null,
+		responseStatus: response?.status ?? null,
+		responseBody: response?.body ?? null,
 		createdAt: now,
 		expiresAt: now + IDEMPOTENCY_TTL_MS,
 	};
-	const upsert = db
+	return db
 		.insert(idempotencyKeys)
-		.values({ tenantId: claim.tenantId, endpoint: claim.endpoint, key: claim.key, ...fresh })
+		.values({ tenantId: claim.tenantId, endpoint: claim.endpoint, key: claim.key, ...owned })
 		.onConflictDoUpdate({
 			target: [idempotencyKeys.tenantId, idempotencyKeys.endpoint, idempotencyKeys.key],
-			set: fresh,
+			set: owned,
 			setWhere: takeable(now),
 		});
-	const read = db.select().from(idempotencyKeys).where(rowOf(claim)).limit(1);
-	return [upsert, read];
 }
 
 /** A row another request may take over: expired, or in flight so long that its request must have crashed. */
@@ -87,28 +95,9 @@ function takeable(now: number) {
 	);
 }
 
-/**
- * The optimistic path's key: inserted completed with the response, or taking over a takeable row; a live row of
- * anyone else's is left alone, which the guard after it (`claimGuardStatement`) turns into an aborted batch.
- */
+/** The optimistic path's key: completed with the response in the write batch itself (see `keyUpsert`). */
 export function completedKeyStatement(db: Db, claim: IdempotencyClaim, response: StoredResponse, now: number): Statement {
-	const completed = {
-		requestHash: claim.requestHash,
-		state: "completed" as const,
-		owner: claim.owner,
-		responseStatus: response.status,
-		responseBody: response.body,
-		createdAt: now,
-		expiresAt: now + IDEMPOTENCY_TTL_MS,
-	};
-	return db
-		.insert(idempotencyKeys)
-		.values({ tenantId: claim.tenantId, endpoint: claim.endpoint, key: claim.key, ...completed })
-		.onConflictDoUpdate({
-			target: [idempotencyKeys.tenantId, idempotencyKeys.endpoint, idempotencyKeys.key],
-			set: completed,
-			setWhere: takeable(now),
-		});
+	return keyUpsert(db, claim, now, response);
 }
 
 /**
