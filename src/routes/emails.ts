@@ -48,12 +48,13 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 	const exhausted = c.get("quotaExhausted");
 	const db = getDb(c.env.DB);
 	const auth = c.get("auth");
+	const config = getConfig(c.env);
 	return {
 		db,
 		attachments: c.env.ATTACHMENTS,
 		sendQueues: sendQueues(c.env),
 		webhookQueue: c.env.WEBHOOK_QUEUE as Queue<WebhookQueueMessage>,
-		config: getConfig(c.env),
+		config,
 		tenant: auth.tenant,
 		keyPriority: auth.keyPriority,
 		senders: senderRulesOf(auth),
@@ -63,7 +64,7 @@ function acceptDeps(c: Context<AppEnv>): AcceptDeps {
 			const fresh = senderRulesOf(authContextOf(found, auth.keyHash));
 			return JSON.stringify(fresh) === JSON.stringify(senderRulesOf(auth)) ? null : fresh;
 		},
-		trackingOrigin: getConfig(c.env).publicUrl ?? new URL(c.req.url).origin,
+		trackingOrigin: config.publicUrl ?? new URL(c.req.url).origin,
 		now: Date.now(),
 		quotaExhausted: exhausted ? quotaExceeded(exhausted) : undefined,
 	};

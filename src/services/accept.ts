@@ -187,6 +187,11 @@ async function acceptOptimistically(
 		if (retried) throw err;
 		return acceptOptimistically(deps, prepared, errors, mode, claim, true);
 	}
+	return announce(deps, accepted, deliveryIds, response);
+}
+
+/** After the write: the emails' queue messages and the webhook deliveries the write created, then the answer. */
+async function announce(deps: AcceptDeps, accepted: Prepared[], deliveryIds: string[], response: StoredResponse): Promise<AcceptResult> {
 	await enqueue(deps, accepted);
 	await enqueueDeliveries(deps.webhookQueue, deliveryIds);
 	return { replayed: false, response, accepted: accepted.length };
@@ -298,9 +303,7 @@ async function acceptAfterReads(
 			}
 			throw err;
 		}
-		await enqueue(deps, accepted);
-		await enqueueDeliveries(deps.webhookQueue, deliveryIds);
-		return { replayed: false, response, accepted: accepted.length };
+		return await announce(deps, accepted, deliveryIds, response);
 	} catch (err) {
 		if (claim) await releaseClaim(deps.db, claim).catch((e) => log.error("idempotency_release_failed", errorFields(e)));
 		throw err;

@@ -24,7 +24,7 @@ import { deliveryIdsOf } from "./webhook-fanout";
 
 /**
  * Providers whose events name the message only by the provider's id; `emails_cloudflare_message` indexes exactly
- * these (test/lifecycle/cost.test.ts checks the two agree).
+ * these (test/cost/query-plans.test.ts checks the two agree).
  */
 export const MATCHED_BY_PROVIDER_ID: ReadonlySet<string> = new Set(["cloudflare"]);
 
