@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AUTH_CACHE_MS } from "../../src/config";
 import { call, email, seedTenant } from "../helpers/api";
+import { verifiedDomain } from "../helpers/dns";
 
 type ErrorBody = { statusCode: number; name: string; message: string };
 
@@ -65,6 +66,28 @@ describe("the isolate's API key cache", () => {
 		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, body: email(t) });
 		expect(res.status).toBe(422);
 		expect(res.body.name).toBe("invalid_from_address");
+	});
+
+	it("refuses a domain deleted through this isolate at once", async () => {
+		const t = await seedTenant({ allowed_from_domains: [] });
+		const name = `gone-${crypto.randomUUID().slice(0, 8)}.com`;
+		const domain = await verifiedDomain(t, name);
+		expect((await call("POST", "/emails", { key: t.key, body: email(t, { from: `a@${name}` }) })).status).toBe(200);
+		expect((await call("DELETE", `/domains/${domain.id}`, { key: t.key })).status).toBe(200);
+		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, body: email(t, { from: `a@${name}` }) });
+		expect(res.status).toBe(422);
+		expect(res.body.name).toBe("invalid_from_address");
+	});
+
+	it("applies a key's new permission through this isolate at once", async () => {
+		const t = await seedTenant();
+		const other = await call<{ id: string; token: string }>("POST", "/api-keys", { key: t.key, body: { name: "narrowed" } });
+		expect((await call("GET", "/emails", { key: other.body.token })).status).toBe(200);
+		const patched = await call("PATCH", `/api-keys/${other.body.id}`, { key: t.key, body: { permission: "sending_access" } });
+		expect(patched.status).toBe(200);
+		const res = await call<ErrorBody>("GET", "/emails", { key: other.body.token });
+		expect(res.status).toBe(401);
+		expect(res.body.name).toBe("restricted_api_key");
 	});
 
 	it("sends from a domain verified through another isolate without waiting for the cache", async () => {

@@ -78,6 +78,30 @@ describe("Idempotency-Key on POST /emails", () => {
 		expect(await counts(t.tenantId)).toEqual({ emails: 1, events: 0, idempotency: 1 });
 	});
 
+	it("writes once more when a guard aborted the write but neither the key nor a suppression explains it", async () => {
+		const t = await seedTenant();
+		const body = email(t);
+		// The write aborts as a guard does (a key or suppression that was gone by the time it was read back).
+		guardAbortsOnBatches([1]);
+		const res = await call<{ id: string }>("POST", "/emails", { key: t.key, body, headers: key("vanished") });
+		vi.restoreAllMocks();
+		expect(res.status).toBe(200);
+		expect(await counts(t.tenantId)).toEqual({ emails: 1, events: 0, idempotency: 1 });
+		const replay = await call<{ id: string }>("POST", "/emails", { key: t.key, body, headers: key("vanished") });
+		expect(replay.body.id).toBe(res.body.id);
+	});
+
+	it("answers 409 concurrent_idempotent_requests and writes nothing when the guard aborts twice unexplained", async () => {
+		const t = await seedTenant();
+		// Batches: the write (aborts), the suppression read, the second write (aborts).
+		guardAbortsOnBatches([1, 3]);
+		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, body: email(t), headers: key("twice") });
+		vi.restoreAllMocks();
+		expect(res.status).toBe(409);
+		expect(res.body.name).toBe("concurrent_idempotent_requests");
+		expect(await counts(t.tenantId)).toEqual({ emails: 0, events: 0, idempotency: 0 });
+	});
+
 	it("lets a retry take over a key whose first request crashed in flight", async () => {
 		const t = await seedTenant();
 		const body = email(t);
@@ -162,3 +186,14 @@ describe("Idempotency-Key on POST /emails/batch", () => {
 		expect((await counts(t.tenantId)).emails).toBe(1);
 	});
 });
+
+/** Makes the listed D1 batches (1-based) fail as an `abortUnless` guard does, without running them. */
+function guardAbortsOnBatches(which: number[]) {
+	const realBatch = env.DB.batch.bind(env.DB);
+	let calls = 0;
+	vi.spyOn(env.DB, "batch").mockImplementation(async (statements) => {
+		calls += 1;
+		if (which.includes(calls)) throw new Error("D1_ERROR: malformed JSON: SQLITE_ERROR");
+		return realBatch(statements);
+	});
+}
