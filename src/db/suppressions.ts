@@ -3,7 +3,7 @@
  * (Resend's `GET /suppressions/:id_or_email` accepts either; here they are the same).
  */
 import { and, asc, eq, gt, inArray, like, not, or, type SQL } from "drizzle-orm";
-import { chunk, type Db, MAX_BOUND_PARAMETERS, runBatch } from "./client";
+import { chunk, type Db, MAX_BOUND_PARAMETERS, pageOf, runBatch } from "./client";
 import { type SuppressionRow, suppressions } from "./schema";
 
 /** Resend's `origin` of a suppression. */
@@ -48,7 +48,7 @@ export async function listSuppressions(
 		)
 		.orderBy(asc(suppressions.email))
 		.limit(limit + 1);
-	return { rows: rows.slice(0, limit), hasMore: rows.length > limit };
+	return pageOf(rows, limit, false);
 }
 
 export async function findSuppression(db: Db, tenantId: string, email: string): Promise<SuppressionRow | undefined> {

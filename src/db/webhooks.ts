@@ -1,6 +1,6 @@
 /** Queries for what was delivered to a tenant's webhook endpoints. */
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "./client";
+import { type Db, pageOf } from "./client";
 import { type WebhookDeliveryRow, webhookAttempts, webhookDeliveries } from "./schema";
 
 /**
@@ -26,7 +26,7 @@ export async function deliveryPage(
 		)
 		.orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
 		.limit(limit + 1);
-	return { rows: rows.slice(0, limit), hasMore: rows.length > limit };
+	return pageOf(rows, limit, false);
 }
 
 export async function findDelivery(db: Db, webhookId: string, id: string): Promise<WebhookDeliveryRow | undefined> {

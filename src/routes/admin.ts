@@ -1,6 +1,6 @@
 /** `/admin/*`: tenants and their keys, for the operator (docs/architecture.md, "Public API"). */
 import { createRoute } from "@hono/zod-openapi";
-import { getDb } from "../db/client";
+import { getDb, pageOf } from "../db/client";
 import { getTenant, listApiKeys, listTenants } from "../db/tenants";
 import { ApiError } from "../errors";
 import { benchMetricsEnabled, benchSnapshot } from "../lib/bench-metrics";
@@ -56,7 +56,8 @@ adminRoutes.openapi(
 	async (c) => {
 		const { limit, after } = c.req.valid("query");
 		const rows = await listTenants(getDb(c.env.DB), limit + 1, after);
-		return c.json({ object: "list" as const, has_more: rows.length > limit, data: rows.slice(0, limit).map(toTenantObject) }, 200);
+		const page = pageOf(rows, limit, false);
+		return c.json({ object: "list" as const, has_more: page.hasMore, data: page.rows.map(toTenantObject) }, 200);
 	},
 );
 

@@ -1,7 +1,7 @@
 /** `/dead-letters`: emails that ran out of attempts, and their replay (optionally through another provider). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull, lt } from "drizzle-orm";
-import { getDb } from "../db/client";
+import { getDb, pageOf } from "../db/client";
 import { getEmail } from "../db/emails";
 import { type DeadLetterRow, deadLetters } from "../db/schema";
 import { ApiError } from "../errors";
@@ -70,7 +70,8 @@ deadLetterRoutes.openapi(
 			.where(and(eq(deadLetters.tenantId, c.get("auth").tenant.id), after ? lt(deadLetters.id, after) : undefined))
 			.orderBy(desc(deadLetters.id))
 			.limit(limit + 1);
-		return c.json({ object: "list" as const, has_more: rows.length > limit, data: rows.slice(0, limit).map(toDeadLetterObject) }, 200);
+		const page = pageOf(rows, limit, false);
+		return c.json({ object: "list" as const, has_more: page.hasMore, data: page.rows.map(toDeadLetterObject) }, 200);
 	},
 );
 
