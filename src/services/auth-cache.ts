@@ -37,11 +37,7 @@ export async function freshApiKey(db: Db, keyHash: string, now: number = Date.no
 	return key;
 }
 
-/** Forgets the keys of a tenant whose keys, row or domains changed (every tenant's when the tenant is unknown). */
-export function forgetTenant(tenantId: string | null): void {
-	if (tenantId === null) {
-		remembered.clear();
-		return;
-	}
+/** Forgets the keys of a tenant whose keys, row or domains changed. */
+export function forgetTenant(tenantId: string): void {
 	for (const [hash, entry] of remembered) if (entry.key.tenant.id === tenantId) remembered.delete(hash);
 }

@@ -102,6 +102,16 @@ describe("the isolate's API key cache", () => {
 		expect(res.status).toBe(200);
 	});
 
+	it("answers 403 when the fresh look at a refused sender finds the key revoked elsewhere, and writes nothing", async () => {
+		const t = await seedTenant();
+		expect((await call("GET", "/emails", { key: t.key })).status).toBe(200);
+		await env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ?").bind(Date.now(), t.keyId).run();
+		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, body: email(t, { from: "a@not-verified-here.com" }) });
+		expect(res.status).toBe(403);
+		expect(res.body.name).toBe("invalid_api_key");
+		expect((await env.DB.prepare("SELECT count(*) AS n FROM emails WHERE tenant_id = ?").bind(t.tenantId).first<number>("n")) ?? 0).toBe(0);
+	});
+
 	it("refuses a domain that is still not verified after looking again", async () => {
 		const t = await seedTenant();
 		const res = await call<ErrorBody>("POST", "/emails", { key: t.key, body: email(t, { from: "a@never-verified.com" }) });
