@@ -5,25 +5,8 @@ export type Session = { kind: "tenant"; token: string; permission: "full_access"
 
 export type List<T> = { object: "list"; has_more?: boolean; data: T[] };
 
-export type EmailObject = {
-	object: "email";
-	id: string;
-	from: string;
-	to: string[];
-	cc: string[];
-	bcc: string[];
-	reply_to: string[];
-	subject: string;
-	html: string | null;
-	text: string | null;
-	created_at: string;
-	scheduled_at: string | null;
-	last_event: string;
-	tags: { name: string; value: string }[];
-	/** Present once templates exist (issue 13). */
-	template_id?: string | null;
-	template_version_id?: string | null;
-};
+/** The Worker's own type (a type-only import: nothing of src/ is bundled into the page). */
+export type { EmailObject } from "../../src/services/email-object";
 
 export type EmailEvent = { type: string; at: string; provider: string | null; detail: Record<string, unknown> | null };
 
