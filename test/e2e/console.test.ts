@@ -32,7 +32,6 @@ let tenantId = "";
 let apiKey = "";
 let apiKeyId = "";
 let hooks: Server | undefined;
-let wranglerLog = "";
 let axeSource = "";
 
 /**
@@ -142,9 +141,6 @@ beforeAll(async () => {
 	server = await startDevServer({
 		port: await findFreePort(),
 		persistTo: path.join(stateDir, "state"),
-		onOutput: (chunk) => {
-			wranglerLog = (wranglerLog + String(chunk)).slice(-20_000);
-		},
 		vars: {
 			ADMIN_TOKEN: adminToken,
 			// A flaky@ email runs out of attempts within seconds: a dead letter to replay.
@@ -199,7 +195,7 @@ afterAll(async () => {
 beforeEach(() => {
 	problems.length = 0;
 	expectedRefusals.statuses = new Set();
-	onTestFailed(() => console.log(`--- page ${page.url()} ---\n--- wrangler dev log (tail) ---\n${wranglerLog}`));
+	onTestFailed(() => console.log(`--- page ${page.url()} ---\n--- wrangler dev log (tail) ---\n${server?.output() ?? "(not started)"}`));
 });
 
 afterEach(() => {

@@ -32,8 +32,6 @@ let mailtrap: Fake;
 let brevo: Fake;
 let resend: Resend;
 let apiKey: string;
-/** The end of wrangler's log, printed when a test fails so CI shows what the Worker did. */
-let wranglerLog = "";
 
 /** An HTTP server recording every request and answering `reply(request)` as JSON. */
 async function startFake(reply: (request: Captured) => { status: number; body: unknown }): Promise<Fake> {
@@ -80,9 +78,6 @@ beforeAll(async () => {
 	server = await startDevServer({
 		port: await findFreePort(),
 		persistTo: path.join(stateDir, "state"),
-		onOutput: (chunk) => {
-			wranglerLog = (wranglerLog + String(chunk)).slice(-20_000);
-		},
 		vars: {
 			ADMIN_TOKEN: adminToken,
 			PROVIDERS: "mailtrap,brevo",
@@ -107,7 +102,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-	onTestFailed(() => console.log(`--- wrangler dev log (tail) ---\n${wranglerLog}`));
+	onTestFailed(() => console.log(`--- wrangler dev log (tail) ---\n${server?.output() ?? "(not started)"}`));
 });
 
 async function send(subject: string): Promise<string> {

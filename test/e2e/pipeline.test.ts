@@ -25,8 +25,6 @@ let apiKey: string;
 const captured: Captured[] = [];
 const RESEND_WEBHOOK_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 let tenantHooks: Server | undefined;
-/** The end of wrangler's log, printed when a test fails so CI shows what the Worker did. */
-let wranglerLog = "";
 const tenantReceived: { headers: IncomingMessage["headers"]; body: string }[] = [];
 
 /** A fake Resend API: 200 with an id, except 503 for subjects starting with "down". */
@@ -55,9 +53,6 @@ beforeAll(async () => {
 	server = await startDevServer({
 		port: await findFreePort(),
 		persistTo: path.join(stateDir, "state"),
-		onOutput: (chunk) => {
-			wranglerLog = (wranglerLog + String(chunk)).slice(-20_000);
-		},
 		vars: {
 			ADMIN_TOKEN: adminToken,
 			PROVIDERS: "resend,sandbox",
@@ -80,7 +75,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-	onTestFailed(() => console.log(`--- wrangler dev log (tail) ---\n${wranglerLog}`));
+	onTestFailed(() => console.log(`--- wrangler dev log (tail) ---\n${server?.output() ?? "(not started)"}`));
 });
 
 async function lastEvent(id: string): Promise<string | undefined> {

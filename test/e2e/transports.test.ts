@@ -19,7 +19,6 @@ import { localCertificate, type SmtpCatcher, startSmtpCatcher } from "../../scri
 let server: DevServer | undefined;
 let catcher: SmtpCatcher | undefined;
 let stateDir: string | undefined;
-let wranglerLog = "";
 const adminToken = randomBytes(24).toString("hex");
 const SMTP_USER = "mailroom";
 const SMTP_PASSWORD = randomBytes(12).toString("hex");
@@ -35,9 +34,6 @@ beforeAll(async () => {
 		port: await findFreePort(),
 		persistTo: path.join(stateDir, "state"),
 		env: { NODE_EXTRA_CA_CERTS: caFile },
-		onOutput: (chunk) => {
-			wranglerLog = (wranglerLog + String(chunk)).slice(-20_000);
-		},
 		vars: {
 			ADMIN_TOKEN: adminToken,
 			PROVIDERS: "smtp",
@@ -60,7 +56,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-	onTestFailed(() => console.log(`--- wrangler dev log (tail) ---\n${wranglerLog}`));
+	onTestFailed(() => console.log(`--- wrangler dev log (tail) ---\n${server?.output() ?? "(not started)"}`));
 });
 
 /** A tenant sending through `providers`, and a `resend` client with its key. */
