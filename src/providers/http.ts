@@ -59,8 +59,11 @@ export function classifyStatus(status: number, message: string, headers: Headers
 	return { kind: "permanent", message, status, scope: "message" };
 }
 
+/** How much of a provider's error body is kept: enough for its error JSON, bounded for the event that stores it. */
+export const ERROR_BODY_MAX = 4_000;
+
 /** The response body as text, cut to a length safe to store in an event. */
-export async function bodySnippet(response: Response, max = 500): Promise<string> {
+export async function bodySnippet(response: Response, max = ERROR_BODY_MAX): Promise<string> {
 	try {
 		const text = await response.text();
 		return text.length > max ? `${text.slice(0, max)}…` : text;

@@ -66,7 +66,6 @@ export const DUPLICATE_KEY = "duplicate_parameter";
 const PROVIDER_CODES = new Set(["not_enough_credits", "unauthorized", "permission_denied", "account_under_validation"]);
 /** `x-sib-ratelimit-reset`: seconds until the window resets. */
 const RESET_HEADER = "x-sib-ratelimit-reset";
-const ERROR_BODY_MAX = 4_000;
 /** Below this much time left, resolving a duplicate is not attempted: the answer would likely come too late. */
 const MIN_RESOLVE_MS = 1_000;
 /** Emails per page of the email list (Brevo's maximum is 1000; its default 500). */
@@ -350,7 +349,7 @@ function dayOf(epochMs: number): string {
 
 async function classifyBrevoError(response: Response): Promise<ProviderError> {
 	const { status, headers } = response;
-	const text = await bodySnippet(response, ERROR_BODY_MAX);
+	const text = await bodySnippet(response);
 	const body = ErrorResponse.safeParse(parseJsonOrUndefined(text));
 	const code = body.success ? body.data.code : undefined;
 	const message = body.success ? `HTTP ${status} ${code}: ${body.data.message ?? ""}` : `HTTP ${status}: ${text.slice(0, 500)}`;

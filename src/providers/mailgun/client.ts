@@ -45,7 +45,6 @@ import { bareMessageId, MAILGUN_ID_VARIABLE, MailgunEvent, mailgunEventOf } from
 
 export type MailgunProviderOptions = { apiKey: string; domain: string } & HttpProviderOptions;
 
-const ERROR_BODY_MAX = 4_000;
 const TAGS_MAX = 3;
 const TAG_CHARS_MAX = 128;
 /** The Events API's page maximum. */
@@ -87,7 +86,7 @@ export function createMailgunProvider(options: MailgunProviderOptions): EmailPro
 			const call = await callProvider(`${domainPath}/messages`, init, options.timeoutMs, options.fetch);
 			if (!call.ok) return err(call.error);
 			const { response } = call;
-			const text = await bodySnippet(response, ERROR_BODY_MAX);
+			const text = await bodySnippet(response);
 			const json = parseJsonOrUndefined(text);
 			if (response.ok) {
 				const sent = SendResponse.safeParse(json);

@@ -28,7 +28,7 @@
 import { z } from "zod";
 import { emailAndName, parseMailbox } from "../../lib/address";
 import { err, ok, type Result } from "../../lib/result";
-import { bodySnippet, callProvider, classifyStatus, lookupError, parseJsonOrUndefined } from "../http";
+import { bodySnippet, callProvider, classifyStatus, ERROR_BODY_MAX, lookupError, parseJsonOrUndefined } from "../http";
 import type {
 	EmailProvider,
 	HttpProviderOptions,
@@ -52,7 +52,6 @@ export const MAILTRAP_ID_VARIABLE = "mailroom_id";
 
 const USER_AGENT = "Mailroom/1";
 const MAX_CATEGORY_CHARS = 255;
-const ERROR_BODY_MAX = 4_000;
 /** Pages of the email log list read when looking for our id; more would cost the account's 60 list calls a minute. */
 const MAX_LIST_PAGES = 5;
 /** How far back an email is searched when we do not know when it was sent (the reconciler's own horizon). */
@@ -119,7 +118,7 @@ export function createMailtrapProvider(options: MailtrapProviderOptions): EmailP
 			const call = await callProvider(sendUrl, init, options.timeoutMs, options.fetch);
 			if (!call.ok) return err(call.error);
 			const { response } = call;
-			const text = await bodySnippet(response, ERROR_BODY_MAX);
+			const text = await bodySnippet(response);
 			if (response.ok) {
 				const sent = SentResponse.safeParse(parseJsonOrUndefined(text));
 				// Mailtrap may have accepted it; without idempotency the consumer reconciles instead of retrying.

@@ -48,7 +48,6 @@ const INACTIVE_RECIPIENT = 406;
 const RATE_LIMITED = 429;
 /** ErrorCodes that mean this server or account cannot send anything right now. */
 const PROVIDER_ERRORS = new Set([10, 400, 401, 405, 412, 413]);
-const ERROR_BODY_MAX = 4_000;
 
 const SendResponse = z.object({ ErrorCode: z.literal(0), MessageID: z.string().min(1) });
 const ErrorResponse = z.object({ ErrorCode: z.number().int(), Message: z.string().optional() });
@@ -127,7 +126,7 @@ export function createPostmarkProvider(options: PostmarkProviderOptions): EmailP
 			const call = await callProvider(url, init, options.timeoutMs, options.fetch);
 			if (!call.ok) return err(call.error);
 			const { response } = call;
-			const text = await bodySnippet(response, ERROR_BODY_MAX);
+			const text = await bodySnippet(response);
 			const json = parseJsonOrUndefined(text);
 			if (response.ok) {
 				const sent = SendResponse.safeParse(json);
@@ -228,7 +227,7 @@ async function getPostmark(options: PostmarkProviderOptions, url: string): Promi
 	const { response } = call;
 	if (response.ok) return ok({ found: true, body: parseJsonOrUndefined(await response.text().catch(() => "")) });
 	const { status, headers } = response;
-	const text = await bodySnippet(response, ERROR_BODY_MAX);
+	const text = await bodySnippet(response);
 	const parsed = ErrorResponse.safeParse(parseJsonOrUndefined(text));
 	const body = parsed.success ? parsed.data : undefined;
 	if (status === 404 || body?.ErrorCode === MESSAGE_NOT_FOUND) return ok({ found: false });

@@ -38,7 +38,6 @@ export const RESEND_ID_TAG = "mailroom_id";
 
 const QUOTA_ERRORS = new Set(["daily_quota_exceeded", "monthly_quota_exceeded"]);
 /** Error bodies are a few hundred bytes; read enough to parse them whole. */
-const ERROR_BODY_MAX = 4_000;
 
 const SendEmailResponse = z.object({ id: z.string().min(1) });
 const ErrorResponse = z.object({ name: z.string().min(1), message: z.string().optional() });
@@ -181,7 +180,7 @@ function eventsOfLastEvent(lastEvent: string | undefined, at: number, recipient:
 
 async function classifyResendError(response: Response): Promise<ProviderError> {
 	const { status, headers } = response;
-	const text = await bodySnippet(response, ERROR_BODY_MAX);
+	const text = await bodySnippet(response);
 	const body = ErrorResponse.safeParse(parseJsonOrUndefined(text));
 	if (!body.success) return classifyStatus(status, `HTTP ${status}: ${text.slice(0, 500)}`, headers);
 	const { name } = body.data;

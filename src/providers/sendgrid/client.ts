@@ -35,7 +35,6 @@ export const SENDGRID_SYNTHETIC_ID_PREFIX = "sendgrid:";
 
 const MAX_CATEGORIES = 10;
 const MAX_CATEGORY_CHARS = 255;
-const ERROR_BODY_MAX = 4_000;
 
 const ErrorResponse = z.object({
 	errors: z.array(z.object({ message: z.string(), field: z.string().nullish() })).min(1),
@@ -344,7 +343,7 @@ function toAddress(mailbox: Mailbox): Address {
 
 async function classifySendGridError(response: Response): Promise<ProviderError> {
 	const { status, headers } = response;
-	const text = await bodySnippet(response, ERROR_BODY_MAX);
+	const text = await bodySnippet(response);
 	const body = ErrorResponse.safeParse(parseJsonOrUndefined(text));
 	const first = body.success ? body.data.errors[0] : undefined;
 	const detail = first ? `${first.message}${first.field ? ` (${first.field})` : ""}` : text.slice(0, 500);

@@ -43,7 +43,6 @@ export type SesProviderOptions = {
 	configurationSet?: string;
 } & HttpProviderOptions;
 
-const ERROR_BODY_MAX = 4_000;
 /** SES message tag names and values (MessageTag in the SES v2 API reference). */
 const TAG_PART = /^[A-Za-z0-9_-]{1,256}$/;
 const ASCII = /^[\x20-\x7e]*$/;
@@ -117,7 +116,7 @@ export function createSesProvider(options: SesProviderOptions): EmailProvider {
 			const call = await callProvider(signed.url, { method: "POST", headers: signed.headers, body }, options.timeoutMs, options.fetch);
 			if (!call.ok) return err(call.error);
 			const { response } = call;
-			const text = await bodySnippet(response, ERROR_BODY_MAX);
+			const text = await bodySnippet(response);
 			const json = parseJsonOrUndefined(text);
 			if (response.ok) {
 				const sent = SendEmailResponse.safeParse(json);
